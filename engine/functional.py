@@ -1,0 +1,113 @@
+"""`engine.functional` — torch.nn.functional's fused ops (import it as `F`).
+
+Each op here knows its own math, so its backward is one formula rather than a chain of
+primitives: `cross_entropy` backpropagates `(softmax - one_hot) / n` (the lecture's
+Exercise 2), `softmax`/`log_softmax` their Jacobian-vector products. `one_hot` and `tanh`
+complete what the lecture uses.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import ops
+from .dtypes import int64
+from .tensor import Tensor, _leaf, as_tensor, make_op
+
+tanh = ops.tanh
+
+
+def _axis(x: Tensor, dim, op: str) -> int:
+    if dim is None:
+        raise TypeError(f"{op}: pass dim= explicitly (torch's implicit dim is deprecated)")
+    return ops._dims(dim, x.ndim, op)[0] if x.ndim else 0
+
+
+def _shifted_exp(d: np.ndarray, axis: int):
+    """exp(x - max x) and its sum: subtracting the max keeps exp from overflowing."""
+    z = d - d.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return z, e, e.sum(axis=axis, keepdims=True)
+
+
+def softmax(x, dim=None) -> Tensor:
+    """softmax(x)_i = exp(x_i) / sum_j exp(x_j) along `dim`."""
+    x = as_tensor(x)
+    axis = _axis(x, dim, "softmax")
+    _, e, s = _shifted_exp(ops._float_data(x), axis)
+    out = e / s
+
+    # z = softmax(x); dx = z * (g - sum_j g_j z_j)
+    def vjp(g):
+        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+
+    return make_op(out, (x,), vjp, "softmax", dim)
+
+
+def log_softmax(x, dim=None) -> Tensor:
+    """log_softmax(x)_i = x_i - log sum_j exp(x_j) along `dim`."""
+    x = as_tensor(x)
+    axis = _axis(x, dim, "log_softmax")
+    z, _, s = _shifted_exp(ops._float_data(x), axis)
+    out = z - np.log(s)
+
+    # z = log_softmax(x); dx = g - softmax(x) * sum_j g_j
+    def vjp(g):
+        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+
+    return make_op(out, (x,), vjp, "log_softmax", dim)
+
+
+def _check_target(target: np.ndarray, n: int, classes: int) -> None:
+    if target.dtype.kind not in "iu":
+        raise TypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype}")
+    if target.shape != (n,):
+        raise ValueError(f"cross_entropy: target of shape {target.shape} for logits of {n} rows; expected ({n},)")
+    if n and (target.min() < 0 or target.max() >= classes):
+        bad = target[(target < 0) | (target >= classes)][0]
+        raise IndexError(f"cross_entropy: target class {bad} is out of range for {classes} classes")
+
+
+def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
+    """-log softmax(logits)[target], averaged over the batch (or summed, or per row).
+
+    logits (N, C), target (N,) integer classes. Backward is fused: dlogits = (softmax - one_hot)
+    scaled by the output gradient (and 1/N for the mean), as in the lecture's Exercise 2.
+    """
+    logits = as_tensor(logits)
+    t = as_tensor(target)
+    if logits.ndim != 2:
+        raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
+    n, classes = logits.shape
+    _check_target(t._data, n, classes)
+    if reduction not in ("mean", "sum", "none"):
+        raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    if reduction == "mean" and n == 0:
+        raise ValueError("cross_entropy: the mean over an empty batch is undefined")
+    rows = np.arange(n)
+    y = t._data
+    z, e, s = _shifted_exp(ops._float_data(logits), 1)
+    nll = np.log(s[:, 0]) - z[rows, y]  # (N,)
+    out = nll.mean() if reduction == "mean" else nll.sum() if reduction == "sum" else nll
+
+    # loss = mean_i (log sum_j exp(x_ij) - x_i,y_i); dloss/dx = (softmax(x) - one_hot(y)) / N
+    def vjp(g):
+        dlogits = e / s
+        dlogits[rows, y] -= 1
+        if reduction == "none":
+            return dlogits * g[:, None], None
+        return dlogits * (g / n if reduction == "mean" else g), None
+
+    return make_op(out, (logits, t), vjp, "cross_entropy")
+
+
+def one_hot(tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows: out[..., k] = 1 where tensor == k."""
+    t = as_tensor(tensor)._data
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot: expects an integer tensor, got {t.dtype}")
+    if num_classes < 0:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    if t.size and (t.min() < 0 or t.max() >= num_classes):
+        raise ValueError(f"one_hot: class values must lie in [0, {num_classes}), got {t.min()}..{t.max()}")
+    return _leaf((t[..., None] == np.arange(num_classes)).astype(int64))

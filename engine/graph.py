@@ -1,0 +1,118 @@
+"""The graph machinery shared by `Tensor` and the scalar `Value`.
+
+A node has `_parents` (a tuple, so traversal order is deterministic), `_vjp` (a function
+from the output gradient to one gradient per parent, or None for a leaf) and `_op` (a name
+for drawing). This module provides grad mode (`no_grad`), an iterative topological sort,
+`unbroadcast`, and `backprop`, the one loop that runs every backward pass: VJPs return
+gradients, the engine sums them.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+
+class _GradMode:
+    """Whether new ops record the graph (torch's grad mode). One switch for the process."""
+
+    __slots__ = ("enabled",)
+
+    def __init__(self) -> None:
+        self.enabled = True
+
+
+grad_mode = _GradMode()
+
+
+def is_grad_enabled() -> bool:
+    return grad_mode.enabled
+
+
+class no_grad:
+    """Context manager and decorator: ops inside build no graph (like `torch.no_grad`)."""
+
+    def __enter__(self) -> None:
+        self._prev = grad_mode.enabled
+        grad_mode.enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        grad_mode.enabled = self._prev
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with no_grad():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+def toposort(root) -> list:
+    """Nodes reachable from `root`, every node after all of its parents.
+
+    Iterative depth-first search with an explicit stack, so a 100,000-op chain needs no
+    recursion; parents are visited in tuple order, so the result is deterministic.
+    """
+    order: list = []
+    seen = {id(root)}
+    stack = [(root, iter(root._parents))]
+    while stack:
+        node, parents = stack[-1]
+        for parent in parents:
+            if id(parent) not in seen:
+                seen.add(id(parent))
+                stack.append((parent, iter(parent._parents)))
+                break
+        else:
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum `g` down to `shape`: the reverse of NumPy broadcasting `shape` up to `g.shape`.
+
+    Sums the leading axes broadcasting added and every axis where `shape` has a 1.
+    """
+    if g.shape == shape:
+        return g
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
+    )
+    return g.sum(axis=axes).reshape(shape)
+
+
+def backprop(root, seed, retain_graph: bool = False) -> None:
+    """Run reverse mode from `root` with output gradient `seed`.
+
+    Each node's gradient for this pass is the sum over its consumers of their VJPs; the
+    node then adds it to its own `.grad` (`_accumulate`) and hands it to its VJP. Without
+    `retain_graph` the VJPs are dropped afterwards, as torch frees its saved tensors.
+    """
+    grads = {id(root): seed}
+    for node in reversed(toposort(root)):
+        g = grads.pop(id(node), None)
+        if g is None:
+            continue
+        node._accumulate(g)
+        vjp = node._vjp
+        if vjp is None:
+            if node._parents and node.requires_grad:
+                raise RuntimeError(
+                    f"backward: the graph through '{node._op}' was already freed by an earlier "
+                    "backward(); call backward(retain_graph=True) the first time to backprop twice"
+                )
+            continue
+        node._check_unmodified()
+        if not retain_graph:
+            node._vjp = None
+        for parent, pg in zip(node._parents, vjp(g)):
+            if pg is None or not parent.requires_grad:
+                continue
+            pg = parent._fit(pg, node._op)
+            key = id(parent)
+            prev = grads.get(key)
+            grads[key] = pg if prev is None else prev + pg

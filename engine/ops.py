@@ -1,0 +1,836 @@
+"""Every differentiable op of the engine: forward with NumPy, VJP right beside it.
+
+Each op computes its output array and a `vjp(g)` returning one gradient per parent (None
+for a parent that needs none); `make_op` records the graph, and the engine sums and
+unbroadcasts (`engine.graph.backprop`). Sections: operands, binary, unary, casts,
+reductions, shape, indexing. At the bottom one table binds the ops onto `Tensor`.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections import namedtuple
+
+import numpy as np
+
+from .dtypes import float32, int64
+from .tensor import Tensor, _index_key, _leaf, as_tensor, make_op
+
+# ---- operands ---------------------------------------------------------------------------
+
+
+def _operand_like(c, t: Tensor) -> Tensor:
+    """`c` as a constant next to tensor `t`; a Python number is weak and takes t's dtype."""
+    if isinstance(c, bool | int | float | np.bool_ | np.integer | np.floating):
+        kind = t._data.dtype.kind
+        if isinstance(c, float | np.floating) and kind in "biu":
+            dtype = float32  # int tensor * 0.5 is float32 in torch
+        elif isinstance(c, int | np.integer) and not isinstance(c, bool | np.bool_) and kind == "b":
+            dtype = int64
+        else:
+            dtype = t._data.dtype
+        return _leaf(np.asarray(c, dtype))
+    return as_tensor(c)
+
+
+def _pair(a, b):
+    """The two operands as tensors, and their arrays promoted to one dtype as torch does.
+
+    Python scalars are weak (`float32 * 0.5` stays float32); an integer tensor meeting a
+    float one becomes that float type; float32 meeting float64 becomes float64.
+    """
+    if not isinstance(a, Tensor):
+        a = _operand_like(a, b) if isinstance(b, Tensor) else as_tensor(a)
+    if not isinstance(b, Tensor):
+        b = _operand_like(b, a)
+    x, y = a._data, b._data
+    if x.dtype != y.dtype:
+        kx, ky = x.dtype.kind, y.dtype.kind
+        if kx == "f" and ky != "f":
+            y = y.astype(x.dtype)
+        elif ky == "f" and kx != "f":
+            x = x.astype(y.dtype)
+        else:
+            dt = np.result_type(x, y)
+            x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
+    return a, b, x, y
+
+
+def _broadcast_error(op: str, a: Tensor, b: Tensor) -> ValueError:
+    return ValueError(
+        f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
+        "(aligned from the right, each pair of sizes must match or one must be 1)"
+    )
+
+
+# ---- binary -----------------------------------------------------------------------------
+
+
+def add(a, b) -> Tensor:
+    """a + b with broadcasting."""
+    a, b, x, y = _pair(a, b)
+    try:
+        out = x + y
+    except ValueError:
+        raise _broadcast_error("add", a, b) from None
+
+    # z = a + b; dz/da = 1, dz/db = 1
+    def vjp(g):
+        return g, g
+
+    return make_op(out, (a, b), vjp, "add")
+
+
+def sub(a, b) -> Tensor:
+    """a - b with broadcasting."""
+    a, b, x, y = _pair(a, b)
+    try:
+        out = x - y
+    except ValueError:
+        raise _broadcast_error("sub", a, b) from None
+
+    # z = a - b; dz/da = 1, dz/db = -1
+    def vjp(g):
+        return g, (-g if b._rg else None)
+
+    return make_op(out, (a, b), vjp, "sub")
+
+
+def mul(a, b) -> Tensor:
+    """a * b elementwise with broadcasting."""
+    a, b, x, y = _pair(a, b)
+    try:
+        out = x * y
+    except ValueError:
+        raise _broadcast_error("mul", a, b) from None
+    ra, rb = a._rg, b._rg
+
+    # z = a * b; dz/da = b, dz/db = a
+    def vjp(g):
+        return (g * y if ra else None), (g * x if rb else None)
+
+    return make_op(out, (a, b), vjp, "mul")
+
+
+def div(a, b) -> Tensor:
+    """a / b elementwise with broadcasting (true division: integers give float32)."""
+    a, b, x, y = _pair(a, b)
+    if x.dtype.kind != "f":
+        x, y = x.astype(float32), y.astype(float32)
+    try:
+        out = x / y
+    except ValueError:
+        raise _broadcast_error("div", a, b) from None
+    ra, rb = a._rg, b._rg
+
+    # z = a / b; dz/da = 1/b, dz/db = -a/b**2 = -z/b
+    def vjp(g):
+        ga = g / y if ra else None
+        return ga, (-(ga if ga is not None else g / y) * out if rb else None)
+
+    return make_op(out, (a, b), vjp, "div")
+
+
+def _pow_scalar(x: np.ndarray, p):
+    """x**p with the special cases torch uses, so float32 results match its rounding."""
+    if p == 2:
+        return x * x
+    if p == -1:
+        return 1 / x
+    if p == 0.5:
+        return np.sqrt(x)
+    if p == -0.5:
+        return 1 / np.sqrt(x)
+    return x**p
+
+
+def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
+    """a ** p for a number or a tensor exponent p."""
+    if isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool):
+        a = as_tensor(a)
+        x = a._data if a._data.dtype.kind == "f" or p >= 0 else a._data.astype(float32)
+        out = _pow_scalar(x, p)
+
+        # z = a**p; dz/da = p * a**(p-1)
+        def vjp(g):
+            return (g * (2 * x if p == 2 else p * _pow_scalar(x, p - 1)),)
+
+        return make_op(out, (a,), vjp, "pow", p)
+
+    a, b, x, y = _pair(a, p)
+    try:
+        out = x**y
+    except ValueError:
+        raise _broadcast_error("pow", a, b) from None
+    ra, rb = a._rg, b._rg
+
+    # z = a**b; dz/da = b * a**(b-1), dz/db = z * log(a)  (taken as 0 where a == 0, as torch)
+    def vjp(g):
+        ga = g * y * x ** (y - 1) if ra else None
+        if not rb:
+            return ga, None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gb = g * np.where(x == 0, 0, out * np.log(x))
+        return ga, gb
+
+    return make_op(out, (a, b), vjp, "pow")
+
+
+def matmul(a, b) -> Tensor:
+    """a @ b: 2-D, batched (leading dims broadcast), or with a 1-D operand."""
+    a, b, x, y = _pair(a, b)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got {a.shape} @ {b.shape}")
+    try:
+        out = x @ y
+    except ValueError:
+        k1, k2 = x.shape[-1], y.shape[-2] if y.ndim > 1 else y.shape[0]
+        why = f"inner dimensions {k1} and {k2} differ" if k1 != k2 else "batch dimensions cannot be broadcast"
+        raise ValueError(f"matmul: {a.shape} @ {b.shape} — {why}") from None
+    ra, rb = a._rg, b._rg
+
+    # z = a @ b; dz/da = g @ b^T, dz/db = a^T @ g  (1-D operands as a row / a column)
+    def vjp(g):
+        x2 = x if x.ndim > 1 else x[None, :]
+        y2 = y if y.ndim > 1 else y[:, None]
+        if x.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if y.ndim == 1:
+            g = g[..., None]
+        ga = g @ np.swapaxes(y2, -1, -2) if ra else None
+        gb = np.swapaxes(x2, -1, -2) @ g if rb else None
+        if gb is not None and y.ndim == 1:
+            gb = gb[..., 0]
+        return ga, gb
+
+    return make_op(out, (a, b), vjp, "matmul")
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max; where a == b the gradient goes to a."""
+    a, b, x, y = _pair(a, b)
+    try:
+        out = np.maximum(x, y)
+    except ValueError:
+        raise _broadcast_error("maximum", a, b) from None
+    mask = x >= y
+
+    # z = max(a, b); dz/da = [a >= b], dz/db = [a < b]
+    def vjp(g):
+        return g * mask, g * ~mask
+
+    return make_op(out, (a, b), vjp, "maximum")
+
+
+def _compare(ufunc, name):
+    def compare(a, b) -> Tensor:
+        a, b, x, y = _pair(a, b)
+        try:
+            return _leaf(np.asarray(ufunc(x, y)))
+        except ValueError:
+            raise _broadcast_error(name, a, b) from None
+
+    compare.__name__ = name
+    compare.__doc__ = f"Elementwise {name} (a bool tensor; comparisons have no gradient)."
+    return compare
+
+
+eq, ne = _compare(np.equal, "eq"), _compare(np.not_equal, "ne")
+lt, le = _compare(np.less, "lt"), _compare(np.less_equal, "le")
+gt, ge = _compare(np.greater, "gt"), _compare(np.greater_equal, "ge")
+
+
+# ---- unary ------------------------------------------------------------------------------
+
+
+def _float_data(x: Tensor) -> np.ndarray:
+    """x's array, integers converted to float32 (exp, log, mean ... of ints are float)."""
+    d = x._data
+    return d if d.dtype.kind == "f" else d.astype(float32)
+
+
+def neg(x) -> Tensor:
+    x = as_tensor(x)
+
+    # z = -x; dz/dx = -1
+    def vjp(g):
+        return (-g,)
+
+    return make_op(-x._data, (x,), vjp, "neg")
+
+
+def exp(x) -> Tensor:
+    x = as_tensor(x)
+    out = np.exp(_float_data(x))
+
+    # z = exp(x); dz/dx = z
+    def vjp(g):
+        return (g * out,)
+
+    return make_op(out, (x,), vjp, "exp")
+
+
+def log(x) -> Tensor:
+    x = as_tensor(x)
+    d = _float_data(x)
+    with np.errstate(divide="ignore", invalid="ignore"):  # log(0) = -inf, log(-1) = nan, as torch
+        out = np.log(d)
+
+    # z = log(x); dz/dx = 1/x
+    def vjp(g):
+        return (g / d,)
+
+    return make_op(out, (x,), vjp, "log")
+
+
+def log10(x) -> Tensor:
+    x = as_tensor(x)
+    d = _float_data(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(d)
+
+    # z = log10(x); dz/dx = 1/(x ln 10)
+    def vjp(g):
+        return (g / (d * np.log(10.0)),)
+
+    return make_op(out, (x,), vjp, "log10")
+
+
+def tanh(x) -> Tensor:
+    x = as_tensor(x)
+    out = np.tanh(_float_data(x))
+
+    # z = tanh(x); dz/dx = 1 - z**2
+    def vjp(g):
+        return ((1 - out * out) * g,)
+
+    return make_op(out, (x,), vjp, "tanh")
+
+
+def relu(x) -> Tensor:
+    """max(x, 0); the gradient at exactly 0 is 0, as in torch."""
+    x = as_tensor(x)
+    d = x._data
+    mask = d > 0
+    out = d * mask
+
+    # z = relu(x); dz/dx = [x > 0]
+    def vjp(g):
+        return (g * mask,)
+
+    return make_op(out, (x,), vjp, "relu")
+
+
+def sigmoid(x) -> Tensor:
+    x = as_tensor(x)
+    d = _float_data(x)
+    # 1/(1+exp(-x)) overflows exp for x << 0; tanh form is stable everywhere
+    out = 0.5 * (1 + np.tanh(0.5 * d))
+
+    # z = sigmoid(x); dz/dx = z (1 - z)
+    def vjp(g):
+        return (g * out * (1 - out),)
+
+    return make_op(out, (x,), vjp, "sigmoid")
+
+
+def sqrt(x) -> Tensor:
+    x = as_tensor(x)
+    with np.errstate(invalid="ignore"):
+        out = np.sqrt(_float_data(x))
+
+    # z = sqrt(x); dz/dx = 1/(2 z)
+    def vjp(g):
+        return (g / (2 * out),)
+
+    return make_op(out, (x,), vjp, "sqrt")
+
+
+def abs(x) -> Tensor:  # noqa: A001  (torch.abs)
+    """|x|; the gradient at 0 is 0 (sign(0)), as in torch."""
+    x = as_tensor(x)
+    d = x._data
+
+    # z = |x|; dz/dx = sign(x)
+    def vjp(g):
+        return (g * np.sign(d),)
+
+    return make_op(np.abs(d), (x,), vjp, "abs")
+
+
+# ---- casts ------------------------------------------------------------------------------
+
+
+def to(x, dtype) -> Tensor:
+    """A copy converted to `dtype`; the gradient flows back converted to x's dtype."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if x._data.dtype == dtype:
+        return x
+    if dtype.kind != "f":
+        return _leaf(x._data.astype(dtype))
+
+    # z = x (as another dtype); dz/dx = 1  (engine.backprop casts g back)
+    def vjp(g):
+        return (g,)
+
+    return make_op(x._data.astype(dtype), (x,), vjp, "to", str(dtype))
+
+
+def clone(x) -> Tensor:
+    """A copy of the data that stays in the graph."""
+    x = as_tensor(x)
+
+    # z = x; dz/dx = 1
+    def vjp(g):
+        return (g,)
+
+    return make_op(x._data.copy(), (x,), vjp, "clone")
+
+
+def where(cond, a, b) -> Tensor:
+    """a where cond is true, else b (broadcast together)."""
+    c = as_tensor(cond)._data.astype(bool, copy=False)
+    a, b, x, y = _pair(a, b)
+    try:
+        out = np.where(c, x, y)
+    except ValueError:
+        raise ValueError(f"where: shapes {c.shape}, {a.shape} and {b.shape} cannot be broadcast together") from None
+
+    # z = cond ? a : b; dz/da = [cond], dz/db = [not cond]
+    def vjp(g):
+        return np.where(c, g, 0), np.where(c, 0, g)
+
+    return make_op(out, (a, b), vjp, "where")
+
+
+# ---- reductions -------------------------------------------------------------------------
+
+
+def _dims(dim, ndim: int, op: str):
+    """`dim` (int, tuple, negative, or None for all) as a sorted tuple of axes."""
+    if dim is None:
+        return None
+    if type(dim) is int and 0 <= dim < ndim:
+        return (dim,)
+    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    n = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as torch
+    axes = []
+    for d in dims:
+        if not isinstance(d, numbers.Integral):
+            raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
+        if not -n <= d < n:
+            raise IndexError(f"{op}: dim {d} is out of range for a tensor of {ndim} dims (valid: {-n}..{n - 1})")
+        axes.append(int(d) % n)
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{op}: dim {dim!r} names the same axis twice")
+    return tuple(sorted(axes)) if ndim else None
+
+
+def _keep(keepdim: bool, keepdims: bool | None) -> bool:
+    return keepdim if keepdims is None else keepdims
+
+
+def _spread(g: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndarray:
+    """Undo a reduction's shape: put back the reduced axes of `g`, broadcast to `shape`."""
+    if axes is not None and not keepdim:
+        g = np.expand_dims(g, axes)
+    return np.broadcast_to(g, shape)
+
+
+def _count(shape: tuple, axes) -> int:
+    return int(np.prod(shape)) if axes is None else int(np.prod([shape[i] for i in axes]))
+
+
+def sum(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> Tensor:  # noqa: A001
+    """Sum over `dim` (all by default)."""
+    x = as_tensor(x)
+    shape = x.shape
+    axes = _dims(dim, x.ndim, "sum")
+    keepdim = _keep(keepdim, keepdims)
+    d = x._data if x._data.dtype != np.bool_ else x._data.astype(int64)
+
+    # z = sum_i x_i; dz/dx_i = 1
+    def vjp(g):
+        return (_spread(g, shape, axes, keepdim),)
+
+    return make_op(d.sum(axis=axes, keepdims=keepdim), (x,), vjp, "sum", dim)
+
+
+def mean(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> Tensor:
+    """Mean over `dim` (all by default)."""
+    x = as_tensor(x)
+    shape = x.shape
+    axes = _dims(dim, x.ndim, "mean")
+    keepdim = _keep(keepdim, keepdims)
+    d = _float_data(x)
+    n = _count(shape, axes)
+
+    # z = sum_i x_i / n; dz/dx_i = 1/n
+    def vjp(g):
+        return (_spread(g / n, shape, axes, keepdim),)
+
+    return make_op(d.mean(axis=axes, keepdims=keepdim), (x,), vjp, "mean", dim)
+
+
+def _correction(unbiased, correction, op: str) -> int:
+    if correction is not None:
+        return correction
+    return 1 if unbiased is None or unbiased else 0
+
+
+def _moments(x: Tensor, dim, unbiased, correction, op: str):
+    axes = _dims(dim, x.ndim, op)
+    ddof = _correction(unbiased, correction, op)
+    n = _count(x.shape, axes)
+    if n - ddof <= 0:
+        raise ValueError(
+            f"{op}: {n} element(s) along dim {dim} with correction={ddof} divides by n - correction = {n - ddof}; "
+            "use correction=0 (unbiased=False) or more elements"
+        )
+    d = _float_data(x)
+    diff = d - d.mean(axis=axes, keepdims=True)
+    var = (diff * diff).sum(axis=axes, keepdims=True) / (n - ddof)
+    return axes, ddof, n, diff, var
+
+
+def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction: int | None = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Variance over `dim` with Bessel's correction by default: sum (x - mean)^2 / (n - correction)."""
+    x = as_tensor(x)
+    shape = x.shape
+    keepdim = _keep(keepdim, keepdims)
+    axes, ddof, n, diff, v = _moments(x, dim, unbiased, correction, "var")
+
+    # z = sum_i (x_i - m)^2 / (n - c); dz/dx_i = 2 (x_i - m) / (n - c)   (the m terms cancel)
+    def vjp(g):
+        return (_spread(g, shape, axes, keepdim) * diff * (2 / (n - ddof)),)
+
+    out = v if keepdim else v.reshape(np.sum(v, axis=axes).shape if axes else ())
+    return make_op(out, (x,), vjp, "var", dim)
+
+
+def std(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, correction: int | None = None,
+        keepdims: bool | None = None) -> Tensor:
+    """Standard deviation over `dim`: sqrt(var), Bessel-corrected by default."""
+    x = as_tensor(x)
+    shape = x.shape
+    keepdim = _keep(keepdim, keepdims)
+    axes, ddof, n, diff, v = _moments(x, dim, unbiased, correction, "std")
+    s = np.sqrt(v)
+
+    # z = sqrt(var); dz/dx_i = (x_i - m) / ((n - c) z)
+    def vjp(g):
+        return (_spread(g, shape, axes, keepdim) * diff / ((n - ddof) * s),)
+
+    out = s if keepdim else s.reshape(np.sum(s, axis=axes).shape if axes else ())
+    return make_op(out, (x,), vjp, "std", dim)
+
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+
+
+def _extreme(x, dim, keepdim, keepdims, arg, op: str):
+    """max/min: over everything a 0-d tensor; over one `dim` a (values, indices) pair.
+
+    The gradient goes to the returned index only (the first extreme on ties), as torch and
+    the lecture do; it is not split between ties.
+    """
+    if isinstance(dim, Tensor | np.ndarray):
+        if op == "max":
+            return maximum(x, dim)
+        raise TypeError("min(other) is not supported; use engine.where")
+    x = as_tensor(x)
+    d = x._data
+    shape = x.shape
+    if d.size == 0:
+        raise ValueError(f"{op}: cannot reduce an empty tensor of shape {shape}")
+    if dim is None:
+        flat = int(arg(d))
+
+        # z = x_k with k the arg-extreme; dz/dx = one-hot(k)
+        def vjp_all(g):
+            gx = np.zeros(d.size, g.dtype)
+            gx[flat] = g
+            return (gx.reshape(shape),)
+
+        return make_op(d.reshape(-1)[flat], (x,), vjp_all, op)
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
+    (axis,) = _dims(dim, x.ndim, op) or (0,)
+    keepdim = _keep(keepdim, keepdims)
+    idx = np.expand_dims(arg(d, axis=axis), axis) if d.ndim else np.zeros((), np.int64)
+    vals = np.take_along_axis(d, idx, axis) if d.ndim else d
+
+    # z = x[..., k, ...] along dim; dz/dx = one-hot(k) along dim
+    def vjp(g):
+        gx = np.zeros(shape, g.dtype)
+        if not keepdim and d.ndim:
+            g = np.expand_dims(g, axis)
+        np.put_along_axis(gx, idx, g, axis)
+        return (gx,)
+
+    if not keepdim and d.ndim:
+        vals, idx_out = vals.squeeze(axis), idx.squeeze(axis)
+    else:
+        idx_out = idx
+    return ValuesIndices(make_op(vals, (x,), vjp, op, dim), _leaf(np.asarray(idx_out, int64)))
+
+
+def max(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None):  # noqa: A001
+    """Maximum: of all elements, or `(values, indices)` along `dim`."""
+    return _extreme(x, dim, keepdim, keepdims, np.argmax, "max")
+
+
+def min(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None):  # noqa: A001
+    """Minimum: of all elements, or `(values, indices)` along `dim`."""
+    return _extreme(x, dim, keepdim, keepdims, np.argmin, "min")
+
+
+def _arg(x, dim, keepdim, fn, op: str) -> Tensor:
+    x = as_tensor(x)
+    if dim is None:
+        out = fn(x._data)
+        return _leaf(np.asarray(out, int64).reshape((1,) * x.ndim if keepdim else ()))
+    (axis,) = _dims(dim, x.ndim, op) or (0,)
+    return _leaf(np.asarray(fn(x._data, axis=axis, keepdims=keepdim), int64))
+
+
+def argmax(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the (first) maximum, over all elements or along `dim` (no gradient)."""
+    return _arg(x, dim, keepdim, np.argmax, "argmax")
+
+
+def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
+    return _arg(x, dim, keepdim, np.argmin, "argmin")
+
+
+def all_(x, dim=None) -> Tensor:
+    return _leaf(np.asarray(np.all(as_tensor(x)._data, axis=dim)))
+
+
+def any_(x, dim=None) -> Tensor:
+    return _leaf(np.asarray(np.any(as_tensor(x)._data, axis=dim)))
+
+
+# ---- shape ------------------------------------------------------------------------------
+
+
+def _shape_args(shape: tuple) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], tuple | list):
+        shape = tuple(shape[0])
+    return shape
+
+
+def reshape(x, *shape) -> Tensor:
+    """The same elements in a new shape (one size may be -1); `view` is the same op."""
+    x = as_tensor(x)
+    shape = _shape_args(shape)
+    old = x.shape
+    try:
+        out = x._data.reshape(shape)
+    except (ValueError, TypeError):
+        raise ValueError(f"view: cannot reshape a tensor of shape {old} ({x._data.size} elements) into {shape}"
+                         ) from None
+
+    # z = x viewed as another shape; dz/dx = g viewed back
+    def vjp(g):
+        return (g.reshape(old),)
+
+    return make_op(out, (x,), vjp, "view", shape)
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, 1)
+    s, e = _dims(start_dim, x.ndim, "flatten")[0], _dims(end_dim, x.ndim, "flatten")[0]
+    if s > e:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
+
+
+def permute(x, *dims) -> Tensor:
+    x = as_tensor(x)
+    dims = _shape_args(dims)
+    axes = [_dims(d, x.ndim, "permute")[0] for d in dims]
+    if sorted(axes) != list(range(x.ndim)):
+        raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of a tensor of shape {x.shape}")
+    inverse = tuple(np.argsort(axes))
+
+    # z = x with axes permuted; dz/dx = g with the inverse permutation
+    def vjp(g):
+        return (g.transpose(inverse),)
+
+    return make_op(x._data.transpose(axes), (x,), vjp, "permute", tuple(axes))
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    x = as_tensor(x)
+    a, b = _dims(dim0, x.ndim, "transpose")[0], _dims(dim1, x.ndim, "transpose")[0]
+
+    # z = x with two axes swapped; dz/dx = g swapped back
+    def vjp(g):
+        return (np.swapaxes(g, a, b),)
+
+    return make_op(np.swapaxes(x._data, a, b), (x,), vjp, "transpose", (a, b))
+
+
+def T(x) -> Tensor:
+    """Transpose: all dims reversed (for 2-D, rows ↔ columns)."""
+    x = as_tensor(x)
+    return permute(x, tuple(range(x.ndim - 1, -1, -1))) if x.ndim > 1 else x
+
+
+def squeeze(x, dim=None) -> Tensor:
+    x = as_tensor(x)
+    if dim is None:
+        shape = tuple(n for n in x.shape if n != 1)
+    else:
+        axes = _dims(dim, x.ndim, "squeeze") or ()
+        shape = tuple(n for i, n in enumerate(x.shape) if not (i in axes and n == 1))
+    return reshape(x, shape)
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    x = as_tensor(x)
+    if not -x.ndim - 1 <= dim <= x.ndim:
+        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {x.ndim} dims "
+                         f"(valid: {-x.ndim - 1}..{x.ndim})")
+    dim = dim % (x.ndim + 1)
+    return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
+
+
+def _tensors(tensors, op: str) -> tuple:
+    ts = tuple(as_tensor(t) for t in tensors)
+    if not ts:
+        raise ValueError(f"{op}: expected a non-empty sequence of tensors")
+    return ts
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Concatenate along an existing `dim`."""
+    ts = _tensors(tensors, "cat")
+    axis = _dims(dim, ts[0].ndim, "cat")[0]
+    try:
+        out = np.concatenate([t._data for t in ts], axis=axis)
+    except ValueError:
+        raise ValueError(f"cat: shapes {[t.shape for t in ts]} differ outside dim {dim}") from None
+    bounds = np.cumsum([t.shape[axis] for t in ts])[:-1]
+
+    # z = [x1 | x2 | ...] along dim; dz/dxk = the k-th slice of g
+    def vjp(g):
+        return tuple(np.split(g, bounds, axis=axis))
+
+    return make_op(out, ts, vjp, "cat", dim)
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Stack along a new `dim`."""
+    ts = _tensors(tensors, "stack")
+    if not -ts[0].ndim - 1 <= dim <= ts[0].ndim:
+        raise IndexError(f"stack: dim {dim} is out of range for tensors of {ts[0].ndim} dims")
+    axis = dim % (ts[0].ndim + 1)
+    try:
+        out = np.stack([t._data for t in ts], axis=axis)
+    except ValueError:
+        raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in ts]}") from None
+
+    # z = stack(x1, x2, ...) along a new dim; dz/dxk = g[..., k, ...]
+    def vjp(g):
+        return tuple(np.take(g, k, axis=axis) for k in range(len(ts)))
+
+    return make_op(out, ts, vjp, "stack", dim)
+
+
+# ---- indexing ---------------------------------------------------------------------------
+
+
+def _is_int_array(k) -> bool:
+    return isinstance(k, np.ndarray) and k.dtype.kind in "iu"
+
+
+def getitem(x, key) -> Tensor:
+    """x[key] for ints, slices, None, ..., and integer/bool tensors, arrays, lists, ranges.
+
+    The gradient scatter-adds into zeros, so an index that repeats accumulates.
+    """
+    x = as_tensor(x)
+    parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
+    npkey = _index_key(key, x.shape)
+    try:
+        out = x._data[npkey]
+    except IndexError as e:
+        raise IndexError(f"index into a tensor of shape {x.shape}: {e}") from None
+    shape = x.shape
+    parts = npkey if isinstance(npkey, tuple) else (npkey,)
+    gather = [_is_int_array(k) for k in parts]
+
+    if gather == [True] and x.ndim >= 1:
+        idx = npkey.reshape(-1)
+        rows = int(np.prod(shape[1:]))
+
+        # z = x[idx] (rows gathered); dz/dx[r] = sum of g over the positions where idx == r
+        def vjp(g):
+            gx = np.zeros((shape[0], rows), g.dtype)
+            np.add.at(gx, idx, g.reshape(-1, rows))
+            return (gx.reshape(shape),)
+
+    elif any(gather):
+
+        # z = x[key] (advanced); dz/dx = g scatter-added back, repeats accumulating
+        def vjp(g):
+            gx = np.zeros(shape, g.dtype)
+            np.add.at(gx, npkey, g)
+            return (gx,)
+
+    else:
+
+        # z = x[key] (each element picked at most once); dz/dx = g placed back, zeros elsewhere
+        def vjp(g):
+            gx = np.zeros(shape, g.dtype)
+            gx[npkey] = g
+            return (gx,)
+
+    return make_op(out, parents, vjp, "index")
+
+
+# ---- methods ----------------------------------------------------------------------------
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(other, self)
+
+    method.__name__ = f"r{fn.__name__}"
+    return method
+
+
+def _cast(dtype):
+    def method(self) -> Tensor:
+        return to(self, dtype)
+
+    return method
+
+
+_METHODS = {
+    "__add__": add, "__radd__": _reflected(add), "__sub__": sub, "__rsub__": _reflected(sub),
+    "__mul__": mul, "__rmul__": _reflected(mul), "__truediv__": div, "__rtruediv__": _reflected(div),
+    "__pow__": pow, "__rpow__": _reflected(pow), "__matmul__": matmul, "__rmatmul__": _reflected(matmul),
+    "__neg__": neg, "__abs__": abs, "__getitem__": getitem,
+    "__eq__": eq, "__ne__": ne, "__lt__": lt, "__le__": le, "__gt__": gt, "__ge__": ge,
+    "add": add, "sub": sub, "mul": mul, "div": div, "pow": pow, "matmul": matmul, "maximum": maximum,
+    "neg": neg, "exp": exp, "log": log, "log10": log10, "tanh": tanh, "relu": relu, "sigmoid": sigmoid,
+    "sqrt": sqrt, "abs": abs, "clone": clone, "to": to,
+    "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
+    "argmax": argmax, "argmin": argmin, "all": all_, "any": any_,
+    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "squeeze": squeeze, "unsqueeze": unsqueeze,
+    "float": _cast(np.float32), "double": _cast(np.float64), "long": _cast(np.int64),
+    "int": _cast(np.int32), "bool": _cast(np.bool_),
+}
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(T)
+Tensor.mT = property(lambda self: transpose(self, -2, -1))
+

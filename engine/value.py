@@ -1,0 +1,138 @@
+"""`Value`: micrograd's scalar, on the engine's graph machinery.
+
+`Value(2.0)` holds a Python float (float64) in `.data` and `.grad`; `+ - * / **` work with
+numbers on either side, and `relu tanh exp log` as methods. `backward()` runs the same
+topological sort and VJP loop as `Tensor`, so `viz` draws both.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .graph import backprop, grad_mode
+
+
+class Value:
+    """A scalar that remembers how it was made."""
+
+    __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "__weakref__")
+    requires_grad = True
+    _version = 0
+
+    def __init__(self, data: float, _parents: tuple = (), _op: str = "", name: str = "", *, label: str = ""):
+        self.data = float(data)
+        self.grad = 0.0
+        self._parents = _parents
+        self._vjp = None
+        self._op = _op
+        self.name = name or label
+
+    @property
+    def label(self) -> str:
+        """micrograd's name for `name`."""
+        return self.name
+
+    @label.setter
+    def label(self, text: str) -> None:
+        self.name = text
+
+    @property
+    def parents(self) -> tuple:
+        return self._parents
+
+    @property
+    def op(self) -> str:
+        return self._op
+
+    def __repr__(self) -> str:
+        return f"Value(data={self.data}, grad={self.grad})"
+
+    def _make(self, data: float, parents: tuple, vjp, op: str) -> Value:
+        out = Value(data, parents if grad_mode.enabled else (), op)
+        if grad_mode.enabled:
+            out._vjp = vjp
+        return out
+
+    # ---- arithmetic ----------------------------------------------------------------------
+    def __add__(self, other) -> Value:
+        other = _value(other)
+        # z = a + b; dz/da = 1, dz/db = 1
+        return self._make(self.data + other.data, (self, other), lambda g: (g, g), "+")
+
+    def __mul__(self, other) -> Value:
+        other = _value(other)
+        a, b = self.data, other.data
+        # z = a * b; dz/da = b, dz/db = a
+        return self._make(a * b, (self, other), lambda g: (g * b, g * a), "*")
+
+    def __pow__(self, p) -> Value:
+        if not isinstance(p, int | float):
+            raise TypeError(f"Value ** {type(p).__name__}: only int/float exponents are supported")
+        a = self.data
+        # z = a**p; dz/da = p a**(p-1)
+        return self._make(a**p, (self,), lambda g: (g * p * a ** (p - 1),), f"**{p}")
+
+    def __neg__(self) -> Value:
+        return self * -1
+
+    def __sub__(self, other) -> Value:
+        return self + (-_value(other))
+
+    def __truediv__(self, other) -> Value:
+        return self * _value(other) ** -1
+
+    def __radd__(self, other) -> Value:
+        return self + other
+
+    def __rmul__(self, other) -> Value:
+        return self * other
+
+    def __rsub__(self, other) -> Value:
+        return _value(other) - self
+
+    def __rtruediv__(self, other) -> Value:
+        return _value(other) / self
+
+    # ---- functions -----------------------------------------------------------------------
+    def tanh(self) -> Value:
+        t = math.tanh(self.data)
+        # z = tanh(a); dz/da = 1 - z**2
+        return self._make(t, (self,), lambda g: (g * (1 - t * t),), "tanh")
+
+    def relu(self) -> Value:
+        a = self.data
+        # z = max(a, 0); dz/da = [a > 0]
+        return self._make(a if a > 0 else 0.0, (self,), lambda g: (g if a > 0 else 0.0,), "ReLU")
+
+    def exp(self) -> Value:
+        e = math.exp(self.data)
+        # z = exp(a); dz/da = z
+        return self._make(e, (self,), lambda g: (g * e,), "exp")
+
+    def log(self) -> Value:
+        a = self.data
+        if a <= 0:
+            raise ValueError(f"Value.log: log of {a} is undefined (needs a positive number)")
+        # z = log(a); dz/da = 1/a
+        return self._make(math.log(a), (self,), lambda g: (g / a,), "log")
+
+    def backward(self) -> None:
+        """d(self)/d(v) into `v.grad` for every Value this one depends on (grads accumulate)."""
+        backprop(self, 1.0, retain_graph=True)
+
+    def _accumulate(self, g: float) -> None:
+        self.grad += g
+
+    def _fit(self, g: float, op: str) -> float:
+        return g
+
+    def _check_unmodified(self) -> None:
+        pass
+
+
+def _value(x) -> Value:
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, int | float):
+        return Value(x)
+    raise TypeError(f"cannot combine a Value with {type(x).__name__} {x!r:.40}")
