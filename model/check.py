@@ -1,0 +1,250 @@
+"""The three-way gradient check: engine autograd · manual chain · PyTorch autograd.
+
+One batch, one seeded initialisation, one forward definition (`model.mlp.forward_chunked`)
+run on the engine and on torch; the manual chain gets the engine's forward intermediates.
+Every one of the 26 named gradients is compared pairwise (exact, torch.allclose, maxdiff),
+the fused manual forms of `dlogits` and `dhprebn` too, and float64 finite differences on the
+parameters give an independent fourth oracle. The result is plain data for `viz` and JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+import engine
+import manual
+
+from .mlp import INTERMEDIATES, PARAM_NAMES, Config, forward_chunked, init_params, to_backend
+
+# the rows, in the order the lecture's In [28] checks them
+CHECKED = ("logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits", "logit_maxes", "logits",
+           "h", "W2", "b2", "hpreact", "bngain", "bnraw", "bnbias", "bnvar_inv", "bnvar", "bndiff2", "bndiff",
+           "bnmeani", "hprebn", "W1", "b1", "embcat", "emb", "C")
+FUSED = ("logits", "hprebn")  # manual's fused forms (Exercises 2 and 3)
+PAIRS = ("engine/torch", "manual/torch", "manual/engine")
+ALIASES = {"bnstd_inv": "bnvar_inv"}  # the notebook's name for the lecture's bnvar_inv
+RTOL, ATOL = 1e-5, 1e-8  # torch.allclose defaults
+# A wrong derivative is off by about the gradient's own scale; float32 rounding (torch's exp/tanh/sum
+# kernels differ from NumPy's in the last bit) stays far below this fraction of it.
+ROUNDING = 1e-4
+
+
+def import_torch():
+    """PyTorch, or None with the reason it is missing (it is an optional extra)."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    return torch
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How one gradient compares between two backends."""
+
+    exact: bool  # every entry bitwise equal
+    approximate: bool  # torch.allclose: |a - b| <= 1e-8 + 1e-5 |b| everywhere
+    maxdiff: float  # max |a - b|
+
+    @staticmethod
+    def of(a: np.ndarray, b: np.ndarray) -> Comparison:
+        if a.shape != b.shape:
+            return Comparison(False, False, float("inf"))
+        diff = np.abs(a.astype(np.float64) - b.astype(np.float64))
+        return Comparison(bool(np.array_equal(a, b)), bool(np.all(diff <= ATOL + RTOL * np.abs(b))),
+                          float(diff.max()) if diff.size else 0.0)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One named tensor's gradient across the pairs of backends."""
+
+    name: str
+    shape: tuple
+    scale: float  # max |gradient| of the reference, at least that of dlogits (some true gradients are 0)
+    pairs: dict[str, Comparison]
+
+    @property
+    def exact(self) -> bool:
+        return all(c.exact for c in self.pairs.values())
+
+    @property
+    def approximate(self) -> bool:
+        return all(c.approximate for c in self.pairs.values())
+
+    @property
+    def maxdiff(self) -> float:
+        return max(c.maxdiff for c in self.pairs.values())
+
+    def rounding_only(self, pair: str) -> bool:
+        """Not allclose, yet off by under ROUNDING of the gradient's scale: float rounding, not a wrong formula."""
+        c = self.pairs[pair]
+        return not c.approximate and c.maxdiff <= ROUNDING * self.scale
+
+
+@dataclass(frozen=True)
+class FiniteDifference:
+    """d loss along a random unit direction v of one parameter: <grad, v> against (L(p+hv) - L(p-hv)) / 2h."""
+
+    name: str
+    analytical: float
+    numerical: float
+
+    @property
+    def ok(self) -> bool:
+        return abs(self.analytical - self.numerical) <= 1e-6 * max(abs(self.numerical), abs(self.analytical)) + 1e-9
+
+
+@dataclass
+class CheckResult:
+    """All rows of the check; `ok` when every pair agrees approximately and finite differences agree."""
+
+    config: dict
+    backends: tuple[str, ...]
+    rows: list[Row]
+    fused: list[Row]
+    finite_differences: list[FiniteDifference]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.approximate for r in self.rows + self.fused) and all(f.ok for f in self.finite_differences)
+
+    def failures(self) -> list[str]:
+        bad = [f"{r.name}: {p}" for r in self.rows + self.fused for p, c in r.pairs.items() if not c.approximate]
+        return bad + [f"{f.name}: finite differences" for f in self.finite_differences if not f.ok]
+
+    def verdicts(self) -> dict[str, dict]:
+        """{name: {exact, approximate, maxdiff}} over all pairs — what `viz.draw(check=...)` colours by."""
+        return {r.name: {"exact": r.exact, "approximate": r.approximate, "maxdiff": r.maxdiff} for r in self.rows}
+
+    def to_dict(self) -> dict:
+        return {
+            "config": self.config, "backends": list(self.backends), "ok": self.ok,
+            "rows": [_row_dict(r) for r in self.rows], "fused": [_row_dict(r) for r in self.fused],
+            "finite_differences": [{**asdict(f), "ok": f.ok} for f in self.finite_differences],
+            "notes": self.notes,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def table(self) -> str:
+        """The terminal table: one line per tensor, like the notebook's `cmp`, one column per pair."""
+        pairs = [p for p in PAIRS if any(p in r.pairs for r in self.rows)]
+        lines = [f"{'tensor':17s} {'shape':>11s}  " + "  ".join(f"{p:24s}" for p in pairs)]
+        for r in self.rows + self.fused:
+            cells = []
+            for p in pairs:
+                c = r.pairs.get(p)
+                verdict = ("—" if c is None else "exact" if c.exact else "approx" if c.approximate
+                           else "differs*" if r.rounding_only(p) else "DIFFERS")
+                cells.append(f"{verdict:7s} maxdiff {c.maxdiff:<8.2g}" if c else f"{verdict:24s}")
+            name = f"{r.name} (fused)" if r in self.fused else r.name
+            lines.append(f"{name:17s} {str(r.shape):>11s}  " + "  ".join(f"{c:24s}" for c in cells))
+        if self.finite_differences:
+            fd = ", ".join(f"{f.name} {'ok' if f.ok else 'BAD'}" for f in self.finite_differences)
+            lines.append(f"finite differences (float64, random direction per parameter): {fd}")
+        if any(r.rounding_only(p) for r in self.rows + self.fused for p in r.pairs):
+            lines.append(f"* not allclose, but off by less than {ROUNDING:g} of the gradient's scale: float32 rounding "
+                         "(torch and NumPy round exp/tanh/sums differently), not a wrong derivative; "
+                         "--dtype float64 tells them apart")
+        lines += self.notes
+        n_exact = sum(r.exact for r in self.rows)
+        verdict = "all gradients agree" if self.ok else "DISAGREEMENT: " + "; ".join(self.failures())
+        lines.append(f"{verdict} ({n_exact}/{len(self.rows)} rows exact across all pairs, "
+                     f"{self.config['dtype']}, batch {self.config['batch_size']}, n_hidden {self.config['n_hidden']})")
+        return "\n".join(lines)
+
+
+def _row_dict(r: Row) -> dict:
+    return {"name": r.name, "shape": list(r.shape), "scale": r.scale, "exact": r.exact,
+            "approximate": r.approximate, "maxdiff": r.maxdiff, "pairs": {k: asdict(v) for k, v in r.pairs.items()}}
+
+
+def _engine_forward(params: dict, Xb: np.ndarray, Yb: np.ndarray):
+    P = to_backend(params, engine)
+    fwd = forward_chunked(engine, P, engine.tensor(Xb), engine.tensor(Yb))
+    fwd["loss"].backward()
+    return P, fwd
+
+
+def _loss64(params: dict, Xb: np.ndarray, Yb: np.ndarray) -> float:
+    with engine.no_grad():
+        P = to_backend(params, engine, requires_grad=False)
+        return forward_chunked(engine, P, engine.tensor(Xb), engine.tensor(Yb))["loss"].item()
+
+
+def finite_differences(params: dict, Xb: np.ndarray, Yb: np.ndarray, rng: np.random.Generator,
+                       backward: Callable = manual.backward_chain, h: float = 1e-5) -> list[FiniteDifference]:
+    """Central differences of the float64 loss along one random unit direction per parameter."""
+    p64 = {k: v.astype(np.float64) for k, v in params.items()}
+    _, fwd = _engine_forward(p64, Xb, Yb)
+    grads = backward({k: v.data for k, v in fwd.items()}, p64, Xb, Yb)
+    out = []
+    for name in PARAM_NAMES:
+        v = rng.standard_normal(p64[name].shape)
+        v /= np.linalg.norm(v)
+        plus, minus = dict(p64), dict(p64)
+        plus[name], minus[name] = p64[name] + h * v, p64[name] - h * v
+        numerical = (_loss64(plus, Xb, Yb) - _loss64(minus, Xb, Yb)) / (2 * h)
+        out.append(FiniteDifference(name, float(np.sum(grads["d" + name] * v)), float(numerical)))
+    return out
+
+
+def run_check(X: np.ndarray, Y: np.ndarray, vocab_size: int, cfg: Config, *,
+              backward: Callable = manual.backward_chain, with_torch: bool = True,
+              with_finite_differences: bool = True) -> CheckResult:
+    """Differentiate one batch of (X, Y) three ways and compare every gradient.
+
+    `cfg` gives batch_size, n_embd, n_hidden, block_size, seed and dtype. `backward` is the manual
+    chain (swap in a broken one to see the check fail). Without torch the engine/manual pair remains
+    and a note says so.
+    """
+    rng = np.random.default_rng(cfg.seed)
+    if X.ndim != 2 or X.shape[1] != cfg.block_size:
+        raise ValueError(f"check: X has shape {X.shape}, expected (N, block_size={cfg.block_size})")
+    params = init_params(vocab_size, cfg, rng)
+    ix = rng.integers(0, X.shape[0], cfg.batch_size)
+    Xb, Yb = X[ix], Y[ix]
+    config = {**cfg.to_dict(), "vocab_size": vocab_size}
+    notes = []
+
+    P, fwd = _engine_forward(params, Xb, Yb)
+    got = {"engine": {**{n: fwd[n].grad for n in INTERMEDIATES[:-1]}, **{n: P[n].grad for n in PARAM_NAMES}}}
+    mg = backward({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
+    got["manual"] = {n: mg["d" + n] for n in CHECKED}
+    fused = manual.backward_fused({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
+
+    torch = import_torch() if with_torch else None
+    if torch is not None:
+        TP = to_backend(params, torch)
+        tf = forward_chunked(torch, TP, torch.from_numpy(Xb), torch.from_numpy(Yb))
+        for t in tf.values():
+            t.retain_grad()
+        tf["loss"].backward()
+        got["torch"] = {**{n: tf[n].grad.numpy() for n in INTERMEDIATES[:-1]},
+                        **{n: TP[n].grad.numpy() for n in PARAM_NAMES}}
+    elif with_torch:
+        notes.append("note: PyTorch is not installed, so only manual/engine is compared "
+                     "(pip install 'ninjagrad[torch]' for the third opinion)")
+    backends = tuple(b for b in ("engine", "manual", "torch") if b in got)
+    pairs = [p for p in PAIRS if all(b in got for b in p.split("/"))]
+
+    floor = float(np.abs(got["engine"]["logits"]).max())
+
+    def row(name: str, grads: dict[str, np.ndarray], pair_names) -> Row:
+        ref = grads.get("torch", grads["engine"])
+        return Row(name, tuple(ref.shape), max(float(np.abs(ref).max()), floor),
+                   {p: Comparison.of(grads[p.split("/")[0]], grads[p.split("/")[1]]) for p in pair_names})
+
+    rows = [row(n, {b: got[b][n] for b in backends}, pairs) for n in CHECKED]
+    fused_pairs = [p for p in pairs if p.startswith("manual/")]
+    fused_rows = [row(n, {**{b: got[b][n] for b in backends}, "manual": fused["d" + n]}, fused_pairs)
+                  for n in FUSED]
+    fd = finite_differences(params, Xb, Yb, rng, backward) if with_finite_differences else []
+    return CheckResult(config, backends, rows, fused_rows, fd, notes)
