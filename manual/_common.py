@@ -1,0 +1,140 @@
+"""Constants and input checks shared by the manual backward passes.
+
+Every check raises a ValueError naming the tensor, its shape and the expected shape, so a wrong input fails
+loudly instead of broadcasting into wrong numbers. Batchnorm's Bessel-corrected variance divides by n-1, so
+everything that touches it demands a batch of at least 2. The checks look at shapes and dtypes only, which
+keeps them cheap enough for the training step.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import NDArray
+
+BN_EPS = 1e-5  # added to bnvar before the inverse square root, as in the lecture
+PARAM_NAMES = ("C", "W1", "b1", "W2", "b2", "bngain", "bnbias")
+
+
+class Dims(NamedTuple):
+    """Sizes of the makemore MLP and of one batch, read off the parameters and Xb."""
+
+    n: int  # batch size
+    block_size: int  # context length: characters per example
+    vocab_size: int  # rows of C, columns of logits
+    n_embd: int  # embedding dimension: columns of C
+    n_hidden: int  # width of the hidden (batchnorm, tanh) layer
+
+
+def check_batch_size(n: int) -> None:
+    """Raise unless n >= 2: the Bessel-corrected batch variance divides by n-1."""
+    if n < 2:
+        raise ValueError(
+            f"batchnorm needs a batch of at least 2 examples: Bessel-corrected variance divides by "
+            f"n-1 = {n - 1} (got a batch of n = {n})"
+        )
+
+
+def check_shapes(arrays: Mapping[str, NDArray], expected: Mapping[str, tuple[int, ...]], where: str) -> None:
+    """Raise if any arrays[name].shape differs from expected[name]."""
+    for name, shape in expected.items():
+        if arrays[name].shape != shape:
+            raise ValueError(f"{where}: {name} has shape {arrays[name].shape}, expected {shape}")
+
+
+def check_labels(Yb: NDArray, n: int, where: str) -> None:
+    """Raise unless Yb is an integer array of shape (n,)."""
+    if Yb.shape != (n,) or Yb.dtype.kind not in "iu":
+        raise ValueError(f"{where}: Yb must be integers of shape ({n},); got {Yb.dtype} {Yb.shape}")
+
+
+def check_model(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str) -> Dims:
+    """Check the 7 parameters and the batch against each other and return their sizes.
+
+    C (vocab, n_embd), W1 (block*n_embd, n_hidden), b1 (n_hidden,), W2 (n_hidden, vocab), b2 (vocab,),
+    bngain and bnbias (1, n_hidden), all of one floating dtype; Xb integers (n, block), Yb integers (n,),
+    and n >= 2.
+    """
+    missing = [name for name in PARAM_NAMES if name not in params]
+    if missing:
+        raise ValueError(f"{where}: params is missing {missing}; expected all of {PARAM_NAMES}")
+    if Xb.ndim != 2 or Xb.dtype.kind not in "iu":
+        raise ValueError(f"{where}: Xb must be integers of shape (n, block_size); got {Xb.dtype} {Xb.shape}")
+    n, block_size = Xb.shape
+    check_labels(Yb, n, where)
+    check_batch_size(n)
+    C, W1 = params["C"], params["W1"]
+    if C.ndim != 2 or W1.ndim != 2:
+        raise ValueError(f"{where}: C and W1 must be 2-D; got C {C.shape} and W1 {W1.shape}")
+    vocab_size, n_embd = C.shape
+    n_hidden = W1.shape[1]
+    expected = {
+        "W1": (block_size * n_embd, n_hidden),
+        "b1": (n_hidden,),
+        "W2": (n_hidden, vocab_size),
+        "b2": (vocab_size,),
+        "bngain": (1, n_hidden),
+        "bnbias": (1, n_hidden),
+    }
+    for name, shape in expected.items():
+        param = params[name]
+        if param.shape != shape:
+            raise ValueError(
+                f"{where}: {name} has shape {param.shape}, expected {shape} "
+                f"(from C {C.shape} and Xb {Xb.shape})"
+            )
+        if param.dtype != C.dtype:
+            raise ValueError(f"{where}: {name} is {param.dtype} but C is {C.dtype}; use one dtype for all")
+    if C.dtype.kind != "f":
+        raise ValueError(f"{where}: parameters must be floating point; got {C.dtype}")
+    return Dims(n, block_size, vocab_size, n_embd, n_hidden)
+
+
+def intermediate_shapes(dims: Dims) -> dict[str, tuple[int, ...]]:
+    """The shape of every forward intermediate of the chunked forward pass (In [27])."""
+    n, block_size, vocab_size, n_embd, n_hidden = dims
+    row, per_example = (1, n_hidden), (n, 1)
+    return {
+        "emb": (n, block_size, n_embd),
+        "embcat": (n, block_size * n_embd),
+        "hprebn": (n, n_hidden),
+        "bnmeani": row,
+        "bndiff": (n, n_hidden),
+        "bndiff2": (n, n_hidden),
+        "bnvar": row,
+        "bnvar_inv": row,
+        "bnraw": (n, n_hidden),
+        "hpreact": (n, n_hidden),
+        "h": (n, n_hidden),
+        "logits": (n, vocab_size),
+        "logit_maxes": per_example,
+        "norm_logits": (n, vocab_size),
+        "counts": (n, vocab_size),
+        "counts_sum": per_example,
+        "counts_sum_inv": per_example,
+        "probs": (n, vocab_size),
+        "logprobs": (n, vocab_size),
+    }
+
+
+def intermediates(
+    fwd: Mapping[str, NDArray], names: Iterable[str], dims: Dims, dtype: np.dtype, where: str
+) -> dict[str, NDArray]:
+    """Pick `names` out of fwd as arrays, checking shapes and dtype; 'bnstd_inv' may stand for 'bnvar_inv'."""
+    fwd = dict(fwd)
+    if "bnstd_inv" in fwd:
+        alias = fwd.pop("bnstd_inv")
+        if "bnvar_inv" in fwd and not np.array_equal(fwd["bnvar_inv"], alias):
+            raise ValueError(f"{where}: fwd has bnvar_inv and its alias bnstd_inv with different values")
+        fwd.setdefault("bnvar_inv", alias)
+    names = tuple(names)
+    missing = [name for name in names if name not in fwd]
+    if missing:
+        raise ValueError(f"{where}: fwd is missing the intermediates {missing}")
+    picked = {name: np.asarray(fwd[name]) for name in names}
+    shapes = intermediate_shapes(dims)
+    check_shapes(picked, {name: shapes[name] for name in names}, f"{where} (from Xb and the parameters)")
+    for name, array in picked.items():
+        if array.dtype != dtype:
+            raise ValueError(f"{where}: {name} is {array.dtype} but the parameters are {dtype}")
+    return picked

@@ -1,0 +1,136 @@
+"""Exercises 2 and 3: the cross-entropy and batchnorm backward passes, each fused into one expression.
+
+`cross_entropy_backward` replaces the chain logprobs -> ... -> logit_maxes -> logits of Exercise 1 and
+`batchnorm_backward` the chain bnraw -> ... -> bnmeani -> hprebn. `backward_fused` runs the whole backward
+pass of In [33] from the chunked forward's intermediates; the training step in `manual.step` shares its body.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import NDArray
+
+from manual._common import check_batch_size, check_labels, check_model, check_shapes, intermediates
+from manual.embedding import embedding_backward
+
+
+def cross_entropy(logits: NDArray, Yb: NDArray) -> tuple[float, NDArray]:
+    """loss = mean_i (log sum_k exp(logits[i, k]) - logits[i, Yb[i]]), and probs = softmax(logits).
+
+    Both are computed from logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a
+    tiny probability never underflows to log(0). Inputs are not checked: the callers have done it.
+    """
+    n = logits.shape[0]
+    norm_logits = logits - logits.max(1, keepdims=True)  # (n, vocab)
+    counts = np.exp(norm_logits)  # (n, vocab)
+    counts_sum = counts.sum(1, keepdims=True)  # (n, 1)
+    loss = (np.log(counts_sum).sum() - norm_logits[np.arange(n), Yb].sum()) / n
+    return float(loss), counts / counts_sum
+
+
+def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
+    """dlogits = (probs - one_hot(Yb)) / n, the fused cross-entropy gradient given probs = softmax(logits).
+
+    Inputs are not checked: the callers have done it.
+    """
+    n = probs.shape[0]
+    dlogits = probs * (1 / n)  # (n, vocab)
+    dlogits[np.arange(n), Yb] -= 1 / n
+    return dlogits
+
+
+def cross_entropy_backward(logits: NDArray, Yb: NDArray) -> NDArray:
+    """Exercise 2: d loss / d logits = (softmax(logits) - one_hot(Yb)) / n for the mean cross-entropy.
+
+    Per example, d(-log p_y)/dz_k = p_k - [k == y]: descent pulls every wrong logit down by its probability
+    and pushes the right one up by 1 - p_y; averaging over the batch divides by n.
+    """
+    logits, Yb = np.asarray(logits), np.asarray(Yb)
+    if logits.ndim != 2 or logits.shape[0] < 1:
+        raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size); got {logits.shape}")
+    check_labels(Yb, logits.shape[0], "cross_entropy_backward")
+    return dlogits_from_probs(cross_entropy(logits, Yb)[1], Yb)
+
+
+def batchnorm_backward(dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, bnraw: NDArray) -> NDArray:
+    """Exercise 3: d loss / d hprebn through hpreact = bngain * (hprebn - mean) * bnvar_inv + bnbias.
+
+    With the Bessel-corrected variance (divide by n-1), summing every path through the mean and the variance:
+    dhprebn = bngain * bnvar_inv / n * (n*dhpreact - sum_i dhpreact - n/(n-1) * bnraw * sum_i dhpreact*bnraw)
+            = bngain * bnvar_inv * (dhpreact - sum_i dhpreact / n - bnraw * sum_i dhpreact*bnraw / (n-1)),
+    sums over the batch axis; dhpreact and bnraw are (n, n_hidden), bngain and bnvar_inv (1, n_hidden).
+    """
+    dhpreact, bnraw = np.asarray(dhpreact), np.asarray(bnraw)
+    if dhpreact.ndim != 2:
+        raise ValueError(f"batchnorm_backward: dhpreact must be (n, n_hidden); got {dhpreact.shape}")
+    n, n_hidden = dhpreact.shape
+    check_batch_size(n)
+    arrays = {"bngain": np.asarray(bngain), "bnvar_inv": np.asarray(bnvar_inv), "bnraw": bnraw}
+    expected = {"bngain": (1, n_hidden), "bnvar_inv": (1, n_hidden), "bnraw": (n, n_hidden)}
+    check_shapes(arrays, expected, f"batchnorm_backward (dhpreact is {dhpreact.shape})")
+    dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
+    dbngain = (dhpreact * bnraw).sum(0, keepdims=True)  # (1, n_hidden)
+    return _batchnorm_backward(dhpreact, arrays["bngain"], arrays["bnvar_inv"], bnraw, dbnbias, dbngain)
+
+
+def _batchnorm_backward(
+    dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, bnraw: NDArray, dbnbias: NDArray, dbngain: NDArray
+) -> NDArray:
+    """The formula of `batchnorm_backward`, inputs already checked.
+
+    Its two batch sums are the gradients of the affine part, sum_i dhpreact = dbnbias and
+    sum_i dhpreact*bnraw = dbngain, so the caller passes those in rather than summing twice.
+    """
+    n = dhpreact.shape[0]
+    # the second form above: the 1/n taken inside saves one pass over (n, n_hidden)
+    return bngain * bnvar_inv * (dhpreact - dbnbias / n - bnraw * (dbngain / (n - 1)))  # (n, n_hidden)
+
+
+def backward_after_logits(
+    dlogits: NDArray,
+    h: NDArray,
+    bnraw: NDArray,
+    bnvar_inv: NDArray,
+    embcat: NDArray,
+    params: Mapping[str, NDArray],
+    Xb: NDArray,
+) -> dict[str, NDArray]:
+    """The backward pass of In [33] from dlogits down to dC, with the fused batchnorm; inputs already checked.
+
+    logits = h @ W2 + b2; h = tanh(hpreact) so dhpreact = (1 - h**2) * dh; hpreact = bngain * bnraw + bnbias;
+    hprebn = embcat @ W1 + b1; embcat = emb.reshape(n, -1); emb = C[Xb].
+    """
+    C, W1, W2, bngain = params["C"], params["W1"], params["W2"], params["bngain"]
+    dh = dlogits @ W2.T  # (n, n_hidden)
+    dW2 = h.T @ dlogits  # (n_hidden, vocab)
+    db2 = dlogits.sum(0)  # (vocab,)
+    dhpreact = (1.0 - h**2) * dh  # (n, n_hidden)
+    dbngain = (bnraw * dhpreact).sum(0, keepdims=True)  # (1, n_hidden)
+    dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
+    dhprebn = _batchnorm_backward(dhpreact, bngain, bnvar_inv, bnraw, dbnbias, dbngain)  # (n, n_hidden)
+    dW1 = embcat.T @ dhprebn  # (block_size*n_embd, n_hidden)
+    db1 = dhprebn.sum(0)  # (n_hidden,)
+    dembcat = dhprebn @ W1.T  # (n, block_size*n_embd)
+    demb = dembcat.reshape(*Xb.shape, C.shape[1])  # (n, block_size, n_embd)
+    dC = embedding_backward(demb, Xb, C.shape[0])  # (vocab, n_embd)
+    return {
+        "dh": dh, "dW2": dW2, "db2": db2, "dhpreact": dhpreact, "dbngain": dbngain, "dbnbias": dbnbias,
+        "dhprebn": dhprebn, "dW1": dW1, "db1": db1, "dembcat": dembcat, "demb": demb, "dC": dC,
+    }
+
+
+def backward_fused(
+    fwd: Mapping[str, NDArray], params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray
+) -> dict[str, NDArray]:
+    """The backward pass with the fused cross-entropy and batchnorm, from the chunked forward's intermediates.
+
+    Uses fwd['logits', 'h', 'bnraw', 'bnvar_inv' (or 'bnstd_inv'), 'embcat']. Returns dlogits, dh, dW2, db2,
+    dhpreact, dbngain, dbnbias, dhprebn, dW1, db1, dembcat, demb, dC, comparable with `backward_chain`.
+    """
+    Xb, Yb = np.asarray(Xb), np.asarray(Yb)
+    dims = check_model(params, Xb, Yb, "backward_fused")
+    names = ("logits", "h", "bnraw", "bnvar_inv", "embcat")
+    f = intermediates(fwd, names, dims, params["C"].dtype, "backward_fused")
+    dlogits = cross_entropy_backward(f["logits"], Yb)  # (n, vocab)
+    grads = backward_after_logits(dlogits, f["h"], f["bnraw"], f["bnvar_inv"], f["embcat"], params, Xb)
+    return {"dlogits": dlogits, **grads}
