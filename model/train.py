@@ -1,0 +1,301 @@
+"""Training the makemore MLP (In [33]-[36]) on any of the three backends, with identical numbers in.
+
+`train` runs minibatch SGD with the manual NumPy backward (`manual`), the engine's autograd (`engine`)
+or PyTorch's (`torch`): one seeded initialisation and one seeded stream of batch indices shared by all
+three, so their loss curves can be laid on top of each other. It then calibrates batchnorm over the
+training set (In [35]) and reports the train/val/test loss (In [36]). `plot_losses` draws the
+lecture's log10-loss curve to a PNG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import engine
+import manual
+
+from .data import Splits, Vocab
+from .mlp import PARAM_NAMES, Config, calibrate, forward_eval, forward_train, init_params, to_backend
+
+BACKENDS = ("manual", "engine", "torch")
+BATCH_CHUNK = 10_000  # steps of batch indices drawn (and gathered) at once
+POSTFIX_EVERY = 500  # steps between progress-bar updates (tqdm's own per-step cost is not free)
+EVAL_CHUNK = 32_768  # rows per forward pass when computing a split's loss, to bound memory
+PLOT_CHUNK = 1_000  # the lecture averages log10 loss over 1,000 steps per point
+PLOT_MIN_POINTS = 50  # shorter runs use smaller chunks so the curve still has this many points
+
+StepFn = Callable[[np.ndarray, np.ndarray, float], float]
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced: final weights, its loss curve and the calibrated model's losses."""
+
+    params: dict[str, np.ndarray]  # PARAM_NAMES -> final NumPy arrays, in cfg.dtype
+    losses: np.ndarray  # (steps,) float64: the minibatch loss of every step, before that step's update
+    bnmean: np.ndarray  # (1, n_hidden) batchnorm mean of hprebn over the whole training set (In [35])
+    bnvar: np.ndarray  # (1, n_hidden) its Bessel-corrected variance
+    split_losses: dict[str, float]  # 'train', 'val', 'test' -> mean cross-entropy in eval mode (In [36])
+    seconds: float  # wall time of the training loop alone (no calibration or evaluation)
+    backend: str  # 'manual', 'engine' or 'torch'
+    steps: int  # optimisation steps taken
+    cfg: Config  # the configuration trained with
+    vocab: Vocab  # the vocabulary the model reads and writes
+
+    @property
+    def seconds_per_step(self) -> float:
+        return self.seconds / self.steps
+
+
+def batch_indices(cfg: Config, n_train: int) -> Iterator[np.ndarray]:
+    """The rows of every batch, BATCH_CHUNK steps at a time: arrays of shape (chunk, batch_size), int64.
+
+    Drawn from their own generator, `np.random.default_rng([cfg.seed, 1])`, independent of the one that
+    initialises the parameters, so every backend sees the same batches; cfg.steps rows in total.
+    """
+    if n_train < 1:
+        raise ValueError("train: the training set is empty")
+    rng = np.random.default_rng([cfg.seed, 1])
+    for start in range(0, cfg.steps, BATCH_CHUNK):
+        yield rng.integers(0, n_train, size=(min(BATCH_CHUNK, cfg.steps - start), cfg.batch_size))
+
+
+def train(
+    splits: Splits,
+    cfg: Config,
+    backend: str = "manual",
+    progress: bool = True,
+    log_every: int = 10_000,
+    print_fn: Callable[[str], None] | None = print,
+    torch_threads: int | None = None,
+) -> TrainResult:
+    """Train for cfg.steps steps of SGD on batches of cfg.batch_size from splits.Xtr/Ytr; see TrainResult.
+
+    Parameters come from `init_params(vocab_size, cfg, np.random.default_rng(cfg.seed))`, batches from
+    `batch_indices`, the learning rate from `cfg.lr_at(step)`; everything stays in cfg.dtype. The loss
+    is printed through `print_fn` every `log_every` steps as in the lecture (0 or print_fn=None: never;
+    with the progress bar on, the default `print` goes through tqdm.write so the bar is not broken).
+    The torch backend leaves torch's intra-op thread count alone unless `torch_threads` is given, in which
+    case it is set for the run and restored afterwards. For this tiny model (32x200 matmuls) threads buy
+    nothing, and on a busy machine torch's spinning worker threads can make a step ten times slower than
+    with torch_threads=1.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"train: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if splits.block_size != cfg.block_size:
+        raise ValueError(
+            f"train: the splits were built with block_size={splits.block_size} but cfg.block_size="
+            f"{cfg.block_size}; rebuild them with build_splits(words, block_size={cfg.block_size})"
+        )
+    if torch_threads is not None and torch_threads < 1:
+        raise ValueError(f"train: torch_threads must be a positive integer or None, got {torch_threads}")
+    params = init_params(splits.vocab.size, cfg, np.random.default_rng(cfg.seed))
+    with _torch_threads(backend, torch_threads):
+        step, final = _BACKEND_STEPS[backend](params)
+        losses, seconds = _run(step, splits, cfg, backend, progress, log_every, print_fn)
+        params = final()
+    bnmean, bnvar = calibrate_bn(params, splits.Xtr)
+    split_losses = {
+        name: split_loss(params, bnmean, bnvar, X, Y)
+        for name, X, Y in (("train", splits.Xtr, splits.Ytr), ("val", splits.Xdev, splits.Ydev),
+                           ("test", splits.Xte, splits.Yte))
+    }
+    return TrainResult(params, losses, bnmean, bnvar, split_losses, seconds, backend, cfg.steps, cfg, splits.vocab)
+
+
+@contextlib.contextmanager
+def _torch_threads(backend: str, threads: int | None) -> Iterator[None]:
+    if backend != "torch" or threads is None:
+        yield
+        return
+    torch = import_torch()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(step: StepFn, splits: Splits, cfg: Config, backend: str, progress: bool, log_every: int,
+         print_fn: Callable[[str], None] | None) -> tuple[np.ndarray, float]:
+    """The training loop: every step's loss and the loop's wall time."""
+    losses = np.empty(cfg.steps, dtype=np.float64)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=cfg.steps, desc=f"train ({backend})", unit="step", dynamic_ncols=True)
+    emit = bar.write if (bar is not None and print_fn is print) else print_fn
+    log_every = log_every if (log_every and emit is not None) else 0
+
+    Xtr, Ytr = splits.Xtr, splits.Ytr
+    i = 0
+    t0 = time.perf_counter()
+    try:
+        for ix in batch_indices(cfg, Xtr.shape[0]):
+            Xc, Yc = Xtr[ix], Ytr[ix]  # (chunk, batch_size, block_size), (chunk, batch_size)
+            for k in range(ix.shape[0]):
+                loss = step(Xc[k], Yc[k], cfg.lr_at(i))
+                losses[i] = loss
+                if log_every and i % log_every == 0:
+                    emit(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")
+                i += 1
+                if bar is not None and i % POSTFIX_EVERY == 0:
+                    bar.update(POSTFIX_EVERY)
+                    bar.set_postfix(loss=f"{losses[i - POSTFIX_EVERY:i].mean():.4f}", refresh=False)
+        seconds = time.perf_counter() - t0
+    finally:
+        if bar is not None:
+            bar.update(i - bar.n)
+            bar.close()
+
+    return losses, seconds
+
+
+# ---------------------------------------------------------------------------------------------------------
+# one training step per backend: each returns (step(Xb, Yb, lr) -> loss, final() -> NumPy params)
+
+
+def _manual_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:
+    def step(Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
+        result = manual.step_grads(params, Xb, Yb)
+        manual.sgd_update(params, result.grads, lr)
+        return result.loss
+
+    return step, lambda: params
+
+
+def _engine_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:
+    P = to_backend(params, engine)
+    plist = [P[name] for name in PARAM_NAMES]
+    F = engine.functional
+
+    def step(Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
+        loss = forward_train(engine, F, P, Xb, Yb)
+        for p in plist:
+            p.grad = None
+        loss.backward()
+        for p in plist:
+            p.data -= lr * p.grad  # lr is a Python float, so float32 stays float32
+        return loss.item()
+
+    return step, lambda: {name: P[name].data.copy() for name in PARAM_NAMES}
+
+
+def _torch_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:
+    torch = import_torch()
+    P = to_backend(params, torch)
+    plist = [P[name] for name in PARAM_NAMES]
+    F = torch.nn.functional
+
+    def step(Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
+        loss = forward_train(torch, F, P, torch.from_numpy(Xb), torch.from_numpy(Yb))
+        for p in plist:
+            p.grad = None
+        loss.backward()
+        with torch.no_grad():
+            for p in plist:
+                p -= lr * p.grad
+        return loss.item()
+
+    return step, lambda: {name: P[name].detach().numpy().copy() for name in PARAM_NAMES}
+
+
+_BACKEND_STEPS = {"manual": _manual_steps, "engine": _engine_steps, "torch": _torch_steps}
+
+
+def import_torch() -> Any:
+    """PyTorch, imported on first use; an ImportError saying how to install it if it is missing."""
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError("the torch backend needs PyTorch: pip install 'ninjagrad[torch]'") from e
+    return torch
+
+
+# ---------------------------------------------------------------------------------------------------------
+# evaluation: batchnorm calibration and split losses, with the engine under no_grad
+
+
+def calibrate_bn(params: dict[str, np.ndarray], X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """In [35]: batchnorm mean and Bessel-corrected variance of hprebn over all of X, as NumPy arrays."""
+    with engine.no_grad():
+        bnmean, bnvar = calibrate(to_backend(params, engine, requires_grad=False), X)
+    return bnmean.data, bnvar.data
+
+
+def split_loss(params: dict[str, np.ndarray], bnmean: np.ndarray, bnvar: np.ndarray, X: np.ndarray,
+               Y: np.ndarray) -> float:
+    """In [36]: mean cross-entropy of the eval-mode model (calibrated batchnorm) on (X, Y).
+
+    Computed EVAL_CHUNK rows at a time (summed, then divided by len(Y)) so a whole split never needs
+    all its activations at once; NaN for an empty split.
+    """
+    if len(Y) == 0:
+        return float("nan")
+    P = to_backend(params, engine, requires_grad=False)
+    mean_t, var_t = engine.tensor(bnmean), engine.tensor(bnvar)
+    total = 0.0
+    with engine.no_grad():
+        for start in range(0, len(Y), EVAL_CHUNK):
+            logits = forward_eval(engine, P, mean_t, var_t, X[start:start + EVAL_CHUNK])
+            total += engine.functional.cross_entropy(logits, Y[start:start + EVAL_CHUNK], reduction="sum").item()
+    return total / len(Y)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# the loss curve
+
+
+def plot_losses(losses: np.ndarray | list[float], path: str | os.PathLike[str]) -> Path:
+    """Write the lecture's loss plot to PNG `path`: log10 of the loss, averaged over chunks of steps.
+
+    The chunk is 1,000 steps as in the lecture when there are at least 50,000 steps; shorter runs use
+    len(losses) // 50 steps (at least 1) so the curve keeps about 50 points. A last partial chunk is
+    averaged over the steps it has. The file is written atomically (temp file in the same directory,
+    then os.replace) and the directory is created if needed. Returns the path.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+    if losses.size == 0:
+        raise ValueError("plot_losses: no losses to plot")
+    chunk = PLOT_CHUNK if losses.size >= PLOT_CHUNK * PLOT_MIN_POINTS else max(1, losses.size // PLOT_MIN_POINTS)
+    log_losses = np.log10(losses)
+    starts = np.arange(0, losses.size, chunk)
+    means = np.add.reduceat(log_losses, starts) / np.diff(np.append(starts, losses.size))
+
+    fig = Figure(figsize=(8, 4.5))
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.plot(starts, means)
+    ax.set_xlabel("step")
+    ax.set_ylabel(f"log10 loss (mean over {chunk:,} step{'s' * (chunk != 1)})")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
