@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
+import secrets
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -119,16 +119,38 @@ def save_checkpoint(
     arrays["config"] = np.array(_config_json(cfg))  # 0-d unicode
     arrays["extra"] = np.array(extra_json)  # 0-d unicode
 
+    def write(f: BinaryIO) -> None:
+        np.savez(f, **arrays)  # a file object, so numpy writes where we say and adds no ".npz"
+
+    atomic_write(path, write)
+    return path
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
+    """Call write(f) on a new temporary file beside `path`, fsync it, then os.replace it onto `path`.
+
+    Readers see the old file or the whole new one, never a part; on any exception (KeyboardInterrupt
+    included) the temporary file is removed and `path` is untouched. The directory is created if
+    needed. The file is created with mode 0o666 minus the umask, like open() (mkstemp's 0o600 would
+    make every checkpoint private).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+            break
+        except FileExistsError:
+            continue
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)  # a file object, so numpy writes where we say and adds no ".npz"
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
     return path

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 import engine
 import manual
 
+from .checkpoint import Checkpoint, atomic_write
 from .data import Splits, Vocab
 from .mlp import PARAM_NAMES, Config, calibrate, forward_eval, forward_train, init_params, to_backend
 
@@ -54,6 +54,17 @@ class TrainResult:
     @property
     def seconds_per_step(self) -> float:
         return self.seconds / self.steps
+
+    def checkpoint(self, vocab: Vocab | None = None, cfg: Config | None = None,
+                   extra: dict[str, Any] | None = None) -> Checkpoint:
+        """This run as an in-memory `Checkpoint` (what `save_checkpoint` would write and load give back).
+
+        `vocab` and `cfg` default to the run's own; passing others is a ValueError, not a silent mix.
+        """
+        for name, given, own in (("vocab", vocab, self.vocab), ("cfg", cfg, self.cfg)):
+            if given is not None and given != own:
+                raise ValueError(f"TrainResult.checkpoint: {name} differs from the one this run trained with")
+        return Checkpoint(dict(self.params), self.bnmean, self.bnvar, self.vocab, self.cfg, dict(extra or {}))
 
 
 def batch_indices(cfg: Config, n_train: int) -> Iterator[np.ndarray]:
@@ -152,8 +163,8 @@ def _run(step: StepFn, splits: Splits, cfg: Config, backend: str, progress: bool
                     emit(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")
                 i += 1
                 if bar is not None and i % POSTFIX_EVERY == 0:
-                    bar.update(POSTFIX_EVERY)
                     bar.set_postfix(loss=f"{losses[i - POSTFIX_EVERY:i].mean():.4f}", refresh=False)
+                    bar.update(POSTFIX_EVERY)
         seconds = time.perf_counter() - t0
     finally:
         if bar is not None:
@@ -286,16 +297,4 @@ def plot_losses(losses: np.ndarray | list[float], path: str | os.PathLike[str]) 
     ax.grid(alpha=0.3)
     fig.tight_layout()
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format="png")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write(path, lambda f: fig.savefig(f, format="png"))

@@ -7,6 +7,8 @@ vocabulary and the config, and every check is exact (a round trip must give the 
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +250,14 @@ def test_bad_vocab(saved: Path) -> None:
     rewrite(saved, {**raw(saved), "vocab": np.array(["a", "b"])})
     with pytest.raises(CheckpointError, match="invalid vocabulary .*must start with the start/stop token"):
         load_checkpoint(saved)
+
+
+def test_file_mode_follows_the_umask(tmp_path: Path) -> None:
+    # like open(): 0o666 minus the umask, not the temp file's private 0o600
+    params, bnmean, bnvar, cfg = make_model()
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(tmp_path / "model.ckpt", params, bnmean, bnvar, VOCAB, cfg)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

@@ -102,3 +102,7 @@ def test_trained_model_gives_names(names_path: Path, tmp_path: Path) -> None:
 
     path = save_checkpoint(tmp_path / "model.ckpt", result.params, result.bnmean, result.bnvar, splits.vocab, cfg)
     assert sample(load_checkpoint(path), n=50, seed=0) == names
+    assert sample(result.checkpoint(splits.vocab, cfg), n=50, seed=0) == names
+    assert sample((result.params, result.bnmean, result.bnvar, splits.vocab), n=50, seed=0) == names
+    with pytest.raises(ValueError, match="cfg differs"):
+        result.checkpoint(cfg=cfg.replace(seed=1))
