@@ -33,6 +33,11 @@ def is_grad_enabled() -> bool:
 class no_grad:
     """Context manager and decorator: ops inside build no graph (like `torch.no_grad`)."""
 
+    def __new__(cls, fn=None):
+        # `@no_grad` without parentheses wraps `fn` directly, as torch allows
+        self = super().__new__(cls)
+        return self if fn is None else self(fn)
+
     def __enter__(self) -> None:
         self._prev = grad_mode.enabled
         grad_mode.enabled = False

@@ -37,7 +37,8 @@ def _pair(a, b):
     """The two operands as tensors, and their arrays promoted to one dtype as torch does.
 
     Python scalars are weak (`float32 * 0.5` stays float32); an integer tensor meeting a
-    float one becomes that float type; float32 meeting float64 becomes float64.
+    float one becomes that float type; float32 meeting float64 becomes float64, unless the
+    float64 one is 0-d (like a scalar, it does not widen a tensor of its own category).
     """
     if not isinstance(a, Tensor):
         a = _operand_like(a, b) if isinstance(b, Tensor) else as_tensor(a)
@@ -52,6 +53,8 @@ def _pair(a, b):
             x = x.astype(y.dtype)
         else:
             dt = np.result_type(x, y)
+            if (kx == ky or kx in "iu" and ky in "iu") and (x.ndim == 0) != (y.ndim == 0):
+                dt = y.dtype if x.ndim == 0 else x.dtype  # a 0-d tensor does not widen its own category (torch)
             x, y = x.astype(dt, copy=False), y.astype(dt, copy=False)
     return a, b, x, y
 
@@ -148,11 +151,16 @@ def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
     """a ** p for a number or a tensor exponent p."""
     if isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool):
         a = as_tensor(a)
-        x = a._data if a._data.dtype.kind == "f" or p >= 0 else a._data.astype(float32)
+        p = p.item() if isinstance(p, np.generic) else p  # a NumPy scalar is weak, like a Python one
+        # an integer tensor stays integer only for a non-negative int power (int ** 2.5 is float32 in torch)
+        exact = isinstance(p, int | np.integer) and p >= 0
+        x = a._data if a._data.dtype.kind == "f" or exact else a._data.astype(float32)
         out = _pow_scalar(x, p)
 
-        # z = a**p; dz/da = p * a**(p-1)
+        # z = a**p; dz/da = p * a**(p-1)  (0 for p == 0, even at a == 0, as torch)
         def vjp(g):
+            if p == 0:
+                return (np.zeros_like(g),)
             return (g * (2 * x if p == 2 else p * _pow_scalar(x, p - 1)),)
 
         return make_op(out, (a,), vjp, "pow", p)
@@ -164,9 +172,10 @@ def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
         raise _broadcast_error("pow", a, b) from None
     ra, rb = a._rg, b._rg
 
-    # z = a**b; dz/da = b * a**(b-1), dz/db = z * log(a)  (taken as 0 where a == 0, as torch)
+    # z = a**b; dz/da = b * a**(b-1)  (0 where b == 0), dz/db = z * log(a)  (0 where a == 0), as torch
     def vjp(g):
-        ga = g * y * x ** (y - 1) if ra else None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ga = g * np.where(y == 0, 0, y * x ** (y - 1)) if ra else None
         if not rb:
             return ga, None
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -193,10 +202,10 @@ def matmul(a, b) -> Tensor:
     def vjp(g):
         x2 = x if x.ndim > 1 else x[None, :]
         y2 = y if y.ndim > 1 else y[:, None]
+        if y.ndim == 1:  # first, so a 0-d g (1-D @ 1-D) has an axis for expand_dims(-2)
+            g = g[..., None]
         if x.ndim == 1:
             g = np.expand_dims(g, -2)
-        if y.ndim == 1:
-            g = g[..., None]
         ga = g @ np.swapaxes(y2, -1, -2) if ra else None
         gb = np.swapaxes(x2, -1, -2) @ g if rb else None
         if gb is not None and y.ndim == 1:
@@ -414,7 +423,7 @@ def _dims(dim, ndim: int, op: str):
     if type(dim) is int and 0 <= dim < ndim:
         return (dim,)
     dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
-    n = max(ndim, 1)  # a 0-d tensor accepts dim 0 / -1, as torch
+    n = ndim or 1  # a 0-d tensor accepts dim 0 / -1, as torch (`max` here is ops.max, not the builtin)
     axes = []
     for d in dims:
         if not isinstance(d, numbers.Integral):
@@ -767,7 +776,7 @@ def getitem(x, key) -> Tensor:
     gather = [_is_int_array(k) for k in parts]
 
     if gather == [True] and x.ndim >= 1:
-        idx = npkey.reshape(-1)
+        idx = parts[0].reshape(-1)  # npkey may be the 1-tuple (idx,)
         rows = int(np.prod(shape[1:]))
 
         # z = x[idx] (rows gathered); dz/dx[r] = sum of g over the positions where idx == r

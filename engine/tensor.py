@@ -35,10 +35,15 @@ def _to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
         arr = data._data
     elif isinstance(data, np.ndarray):
         arr = data
+    elif isinstance(data, np.generic):  # a NumPy scalar keeps its dtype too, as in torch.tensor(np.float64(1))
+        arr, copy = np.asarray(data), False
     else:
         if isinstance(data, range):
             data = list(data)
-        arr = np.asarray(data)
+        try:
+            arr = np.asarray(data)
+        except ValueError:  # NumPy 2 refuses ragged nesting itself
+            raise ValueError(f"tensor(): nested sequences of unequal lengths in {data!r:.60}") from None
         if arr.dtype == object:
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} {data!r:.60}")
         if dtype is None:
@@ -272,10 +277,9 @@ class Tensor:
         backprop(self, seed, retain_graph)
 
     def _accumulate(self, g: np.ndarray) -> None:
-        if self._parents:
-            self._grad = g if self._grad is None else self._grad + g
-        else:  # a leaf's grad is the user's to modify: never alias an array the graph shares
-            self._grad = g.copy() if self._grad is None else self._grad + g
+        # every grad is the user's to modify: never alias an array the graph shares (g may be another node's
+        # grad, a view of it, or a read-only broadcast)
+        self._grad = g.copy() if self._grad is None else self._grad + g
 
     def _fit(self, g: np.ndarray, op: str) -> np.ndarray:
         """The gradient an op returned for this parent, summed back over broadcast axes."""

@@ -72,6 +72,13 @@ class Value:
         # z = a**p; dz/da = p a**(p-1)
         return self._make(a**p, (self,), lambda g: (g * p * a ** (p - 1),), f"**{p}")
 
+    def __rpow__(self, base) -> Value:
+        if not isinstance(base, int | float) or base <= 0:
+            raise ValueError(f"{base!r} ** Value: the base must be a positive number (its log is the derivative)")
+        z = base**self.data
+        # z = c**a; dz/da = z log(c)
+        return self._make(z, (self,), lambda g: (g * z * math.log(base),), f"{base}**")
+
     def __neg__(self) -> Value:
         return self * -1
 

@@ -1,0 +1,251 @@
+"""Small cases worked out by hand, with the literal answers written in the test.
+
+The third oracle beside torch and finite differences: broadcasting sums, fan-out accumulation, repeated indices,
+keepdim and negative dims, 0-d tensors, the documented tie rules, and the traversal order. Values here are exact in
+binary floating point (small integers, halves, quarters), so they are compared exactly unless a tolerance is given.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+import engine
+import engine.functional as F
+
+
+def test_broadcast_add_grads_are_the_copy_counts():
+    """(3,1) + (1,4) → (3,4): each entry of a is copied 4 times, of b 3 times, so grads are all 4s and all 3s."""
+    a = engine.zeros(3, 1, requires_grad=True)
+    b = engine.zeros(1, 4, requires_grad=True)
+    c = a + b
+    assert c.shape == (3, 4)
+    c.sum().backward()
+    np.testing.assert_array_equal(a.grad, [[4.0], [4.0], [4.0]])
+    np.testing.assert_array_equal(b.grad, [[3.0, 3.0, 3.0, 3.0]])
+
+
+def test_broadcast_adds_leading_axes():
+    """(4,) + (2,3,4): the bias is copied to 6 rows, so its grad is all 6s."""
+    b = engine.tensor([1.0, 2.0, 3.0, 4.0], requires_grad=True)
+    (engine.ones(2, 3, 4) * b).sum().backward()
+    np.testing.assert_array_equal(b.grad, [6.0, 6.0, 6.0, 6.0])
+
+
+def test_a_plus_a_is_2():
+    """Both edges of a + a reach the same leaf: the grad is 2 (not 1 from overwriting, not 4 from aliasing)."""
+    a = engine.tensor([3.0, -1.0], requires_grad=True)
+    (a + a).sum().backward()
+    np.testing.assert_array_equal(a.grad, [2.0, 2.0])
+
+
+def test_a_times_a_is_2a():
+    a = engine.tensor([3.0, -1.0, 0.5], requires_grad=True)
+    (a * a).sum().backward()
+    np.testing.assert_array_equal(a.grad, [6.0, -2.0, 1.0])
+
+
+def test_fan_out_through_two_paths():
+    """y = a*b + a: dy/da = b + 1, dy/db = a."""
+    a = engine.tensor(2.0, requires_grad=True)
+    b = engine.tensor(-3.0, requires_grad=True)
+    y = a * b + a
+    y.backward()
+    assert y.item() == -4.0
+    assert a.grad == -2.0 and b.grad == 2.0
+
+
+def test_leaf_grad_is_not_aliased_with_the_graph():
+    """The leaf's .grad is its own array: editing it does not change another leaf's grad (c = a + b shares g)."""
+    a = engine.tensor([1.0, 2.0], requires_grad=True)
+    b = engine.tensor([1.0, 2.0], requires_grad=True)
+    (a + b).sum().backward()
+    a.grad[0] = 100.0
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0])
+
+
+def test_repeated_index_accumulates():
+    """x[[0,0,1]] uses x[0] twice, x[1] once, x[2] never: grad [2, 1, 0]."""
+    x = engine.tensor([5.0, 6.0, 7.0], requires_grad=True)
+    x[[0, 0, 1]].sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 1.0, 0.0])
+
+
+def test_repeated_rows_of_an_embedding_table_accumulate():
+    """C[X] with X = [[0, 2], [2, 2]]: row 0 used once, row 2 three times, row 1 never."""
+    C = engine.ones(3, 2, requires_grad=True)
+    C[engine.tensor([[0, 2], [2, 2]])].sum().backward()
+    np.testing.assert_array_equal(C.grad, [[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]])
+
+
+def test_range_and_target_index_picks_one_per_row():
+    """x[range(3), y] (the lecture's logprobs[range(n), Yb]): gradient 1 at (i, y_i), 0 elsewhere."""
+    x = engine.zeros(3, 4, requires_grad=True)
+    x[range(3), engine.tensor([3, 0, 3])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 0, 0, 1], [1, 0, 0, 0], [0, 0, 0, 1]])
+
+
+def test_one_tuple_index():
+    """x[(idx,)] is x[idx]: grad [[1,1],[0,0],[2,2]] for idx [2, 0, 2]."""
+    x = engine.zeros(3, 2, requires_grad=True)
+    x[(np.array([2, 0, 2]),)].sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1, 1], [0, 0], [2, 2]])
+
+
+def test_keepdim_and_negative_dims():
+    """x = [[1,2,3],[4,5,6]]: sum(-1, keepdim) = [[6],[15]]; mean(-2) = [2.5, 3.5, 4.5] with grad 1/2 each."""
+    x = engine.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], requires_grad=True)
+    s = x.sum(-1, keepdim=True)
+    assert s.shape == (2, 1)
+    np.testing.assert_array_equal(s.data, [[6.0], [15.0]])
+    assert x.sum(dim=-1, keepdims=True).shape == (2, 1)
+    assert x.sum((-1, -2)).shape == ()
+    m = x.mean(-2)
+    np.testing.assert_array_equal(m.data, [2.5, 3.5, 4.5])
+    m.sum().backward()
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 0.5))
+    mx = x.max(-1, keepdim=True)
+    assert mx.values.shape == mx.indices.shape == (2, 1)
+    np.testing.assert_array_equal(mx.indices.numpy(), [[2], [2]])
+
+
+def test_var_and_std_by_hand():
+    """[1,2,3,4]: mean 2.5, squared deviations sum 5: var 5/3 (Bessel), 5/4 (biased); dvar/dx = 2(x - m)/(n - 1)."""
+    x = engine.tensor([1.0, 2.0, 3.0, 4.0], dtype=engine.float64, requires_grad=True)
+    assert x.var().item() == pytest.approx(5 / 3, rel=1e-15)
+    assert x.var(unbiased=False).item() == 1.25
+    assert x.var(correction=0).item() == 1.25
+    assert x.std(correction=0).item() == pytest.approx(math.sqrt(1.25), rel=1e-15)
+    x.var().backward()
+    np.testing.assert_allclose(x.grad, [-1.0, -1 / 3, 1 / 3, 1.0], rtol=1e-15)
+
+
+def test_zero_d_tensors():
+    """engine.tensor(2.0) is 0-d float32: ops keep it 0-d, backward starts from it, it formats like a float."""
+    t = engine.tensor(2.0, requires_grad=True)
+    assert t.shape == () and t.ndim == 0 and t.dtype == np.float32 and t.item() == 2.0
+    assert f"{t:.2f}" == "2.00"
+    y = t * t + 3 * t  # 10; dy/dt = 2t + 3 = 7
+    assert y.shape == () and y.item() == 10.0
+    assert f"{y:.1f}" == "10.0"
+    y.backward()
+    assert t.grad.shape == () and t.grad.dtype == np.float32 and t.grad == 7.0
+    z = (t.exp() + t.tanh() - t.relu()).log()  # 0-d through unary ops, gradient checked below by formula
+    t.grad = None
+    z.backward()
+    e, th = math.exp(2.0), math.tanh(2.0)
+    assert t.grad.item() == pytest.approx((e + 1 - th * th - 1) / (e + th - 2), rel=1e-6)  # float32
+    assert engine.tensor(3.0).sum().shape == () and engine.tensor(3.0).sum(0).shape == ()
+    assert float(engine.tensor(0.25)) == 0.25 and int(engine.tensor(7)) == 7
+
+
+def test_zero_d_broadcasts_against_a_matrix():
+    """A 0-d scale times a (2,3) matrix: its grad is the sum of the matrix (21)."""
+    s = engine.tensor(2.0, requires_grad=True)
+    (s * engine.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])).sum().backward()
+    assert s.grad.shape == () and s.grad == 21.0
+
+
+def test_max_sends_the_gradient_to_the_first_tie():
+    """Documented rule: max(dim) routes the gradient to the returned index, the first of equal maxima."""
+    x = engine.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
+    r = x.max(1)
+    np.testing.assert_array_equal(r.indices.numpy(), [1, 0])
+    np.testing.assert_array_equal(r.values.data, [3.0, 2.0])
+    r.values.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [1, 0, 0]])
+    x.grad = None
+    x.max().backward()  # over all: the first 3 in row-major order
+    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [0, 0, 0]])
+    x.grad = None
+    x.min(0).values.sum().backward()  # column minima 1, 2, 0 at rows 0, 1, 1
+    np.testing.assert_array_equal(x.grad, [[1, 0, 0], [0, 1, 1]])
+
+
+def test_maximum_tie_goes_to_the_first_operand():
+    """Documented rule for maximum(a, b): where a == b the whole gradient goes to a."""
+    a = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = engine.tensor([2.0, 2.0, 1.0], requires_grad=True)
+    engine.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0, 1, 1])
+    np.testing.assert_array_equal(b.grad, [1, 0, 0])
+
+
+def test_relu_and_abs_have_zero_gradient_at_zero():
+    """Documented: relu'(0) = 0 and |x|'(0) = sign(0) = 0, as in torch."""
+    x = engine.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    (x.relu() + x.abs()).sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 2.0])  # relu' [0,0,1] + sign [-1,0,1]
+
+
+def test_pow_zero_has_zero_gradient_even_at_zero():
+    """x**0 = 1 everywhere, so its gradient is 0, also at x = 0 (0 * 0**-1 would be nan), as torch."""
+    x = engine.tensor([0.0, 2.0], requires_grad=True)
+    y = x**0
+    np.testing.assert_array_equal(y.data, [1.0, 1.0])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
+
+
+def test_tensor_exponent_zero_has_zero_gradient_even_at_zero():
+    """a**b with b == 0 at a == 0: da = b a**(b-1) is taken as 0 and db = z log a as 0 (torch does both)."""
+    a = engine.tensor([0.0, 2.0], requires_grad=True)
+    b = engine.tensor([0.0, 0.0], requires_grad=True)
+    (a**b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 0.0])
+    np.testing.assert_array_equal(b.grad, [0.0, np.log(np.float32(2.0))])
+
+
+def test_matmul_by_hand():
+    """[[1,2]] @ [[3],[4]] = [[11]]; da = b^T = [[3, 4]], db = a^T = [[1],[2]]; 1-D @ 1-D is a dot product."""
+    a = engine.tensor([[1.0, 2.0]], requires_grad=True)
+    b = engine.tensor([[3.0], [4.0]], requires_grad=True)
+    (a @ b).backward(np.ones((1, 1)))
+    np.testing.assert_array_equal(a.grad, [[3.0, 4.0]])
+    np.testing.assert_array_equal(b.grad, [[1.0], [2.0]])
+    u = engine.tensor([1.0, 2.0], requires_grad=True)
+    v = engine.tensor([3.0, 4.0], requires_grad=True)
+    d = u @ v
+    assert d.shape == () and d.item() == 11.0
+    d.backward()
+    np.testing.assert_array_equal(u.grad, [3.0, 4.0])
+    np.testing.assert_array_equal(v.grad, [1.0, 2.0])
+
+
+def test_cross_entropy_by_hand():
+    """Zero logits over 3 classes: loss log 3 per row; dlogits = (1/3 - one_hot(y)) / N."""
+    logits = engine.zeros(2, 3, dtype=engine.float64, requires_grad=True)
+    loss = F.cross_entropy(logits, engine.tensor([0, 2]))
+    assert loss.item() == pytest.approx(math.log(3), rel=1e-15)
+    loss.backward()
+    np.testing.assert_allclose(logits.grad, [[-1 / 3, 1 / 6, 1 / 6], [1 / 6, 1 / 6, -1 / 3]], rtol=1e-15)
+    assert F.cross_entropy(logits, engine.tensor([0, 2]), reduction="sum").item() == pytest.approx(2 * math.log(3))
+    np.testing.assert_allclose(F.cross_entropy(logits, engine.tensor([0, 2]), reduction="none").data,
+                               [math.log(3)] * 2, rtol=1e-15)
+
+
+def test_softmax_by_hand():
+    """softmax([0, ln 3]) = [1/4, 3/4]; log_softmax = [ln 1/4, ln 3/4]; a row of a softmax sums to 1."""
+    x = engine.tensor([[0.0, math.log(3)]], dtype=engine.float64)
+    np.testing.assert_allclose(F.softmax(x, dim=1).data, [[0.25, 0.75]], rtol=1e-15)
+    np.testing.assert_allclose(F.log_softmax(x, dim=-1).data, [[math.log(0.25), math.log(0.75)]], rtol=1e-15)
+
+
+def test_unbroadcast_by_hand():
+    """Summing a (2,3,4) gradient of ones down to (3,1): each entry collects 2*4 = 8."""
+    np.testing.assert_array_equal(engine.unbroadcast(np.ones((2, 3, 4)), (3, 1)), np.full((3, 1), 8.0))
+    np.testing.assert_array_equal(engine.unbroadcast(np.ones((2, 3)), ()), 6.0)
+    g = np.arange(6.0).reshape(2, 3)
+    assert engine.unbroadcast(g, (2, 3)) is g  # nothing to sum: the same array
+
+
+def test_toposort_order_is_parents_first_and_deterministic():
+    """d = a*b + a: the order is a, b, a*b, d — parents in tuple order, every node after its parents."""
+    a = engine.tensor(1.0, requires_grad=True)
+    b = engine.tensor(2.0, requires_grad=True)
+    c = a * b
+    d = c + a
+    assert [id(n) for n in engine.toposort(d)] == [id(a), id(b), id(c), id(d)]
+    assert d.parents == (c, a) and c.op == "mul" and d.op == "add" and a.op == ""
