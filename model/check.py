@@ -114,6 +114,12 @@ class CheckResult:
     def ok(self) -> bool:
         return all(r.approximate for r in self.rows + self.fused) and all(f.ok for f in self.finite_differences)
 
+    @property
+    def rounding_only(self) -> bool:
+        """Every disagreement is float rounding (see Row.rounding_only), none a wrong derivative."""
+        return all(r.approximate or all(c.approximate or r.rounding_only(p) for p, c in r.pairs.items())
+                   for r in self.rows + self.fused) and all(f.ok for f in self.finite_differences)
+
     def failures(self) -> list[str]:
         bad = [f"{r.name}: {p}" for r in self.rows + self.fused for p, c in r.pairs.items() if not c.approximate]
         return bad + [f"{f.name}: finite differences" for f in self.finite_differences if not f.ok]
@@ -155,7 +161,12 @@ class CheckResult:
                          "--dtype float64 tells them apart")
         lines += self.notes
         n_exact = sum(r.exact for r in self.rows)
-        verdict = "all gradients agree" if self.ok else "DISAGREEMENT: " + "; ".join(self.failures())
+        if self.ok:
+            verdict = "all gradients agree"
+        elif self.rounding_only:
+            verdict = f"no wrong derivative; {len(self.failures())} pairs miss allclose by float rounding only (*)"
+        else:
+            verdict = "DISAGREEMENT: " + "; ".join(self.failures())
         lines.append(f"{verdict} ({n_exact}/{len(self.rows)} rows exact across all pairs, "
                      f"{self.config['dtype']}, batch {self.config['batch_size']}, n_hidden {self.config['n_hidden']})")
         return "\n".join(lines)

@@ -1,0 +1,234 @@
+"""The `ninjagrad` command: check, train, sample, graph and demo.
+
+`ninjagrad check` prints the three-way gradient table and exits 1 on a disagreement;
+`train` trains with one of three gradient backends and writes a checkpoint and a loss plot;
+`sample` generates names from a checkpoint; `graph` draws the forward graph (coloured by
+the check with --check); `demo` runs them in a minute, as `make demo` does. Errors are one
+readable line on stderr (exit 2), not a traceback (NINJAGRAD_DEBUG=1 shows it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .mlp import Config
+
+DEFAULTS = Config()
+
+
+def _data(args, notice=print):
+    """The names (from --data, $NINJAGRAD_NAMES, the cache, a download or the census fallback) and splits."""
+    from .data import build_splits, load_names
+
+    source = load_names(args.data, notice=notice)
+    return source, build_splits(source.words, block_size=args.block_size)
+
+
+def _config(args, **overrides) -> Config:
+    fields = {f: getattr(args, f) for f in ("n_embd", "n_hidden", "block_size", "batch_size", "seed", "dtype")
+              if getattr(args, f, None) is not None}
+    if getattr(args, "steps", None) is not None:
+        fields["steps"] = args.steps
+    return DEFAULTS.replace(**{**fields, **overrides})
+
+
+def _model_options(p: argparse.ArgumentParser, n_hidden: int, batch_size: int) -> None:
+    p.add_argument("--data", metavar="PATH", help="names file, one word per line (default: $NINJAGRAD_NAMES, "
+                   "then a cached or downloaded names.txt, then the census names of the `names` package)")
+    p.add_argument("--batch-size", type=int, default=batch_size, help=f"examples per batch (default {batch_size})")
+    p.add_argument("--n-hidden", type=int, default=n_hidden, help=f"hidden units (default {n_hidden})")
+    p.add_argument("--n-embd", type=int, default=DEFAULTS.n_embd, help=f"embedding size (default {DEFAULTS.n_embd})")
+    p.add_argument("--block-size", type=int, default=DEFAULTS.block_size,
+                   help=f"characters of context (default {DEFAULTS.block_size})")
+    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"initialisation and batch seed "
+                   f"(default {DEFAULTS.seed}, the notebook's)")
+    p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32, as the lecture")
+
+
+# ---- check ----------------------------------------------------------------------------
+
+
+def run_check_command(args, splits=None) -> int:
+    from .check import run_check
+
+    if splits is None:
+        _, splits = _data(args, notice=(lambda s: print(s, file=sys.stderr)) if args.json else print)
+    result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, _config(args),
+                       with_finite_differences=not args.no_fd)
+    print(result.to_json() if args.json else result.table())
+    return 0 if result.ok else 1
+
+
+# ---- train / sample -------------------------------------------------------------------
+
+
+def run_train_command(args) -> int:
+    from .checkpoint import save_checkpoint
+    from .train import plot_losses, train
+
+    source, splits = _data(args)
+    cfg = _config(args)
+    result = train(splits, cfg, backend=args.backend, progress=not args.no_progress)
+    out = Path(args.out)
+    ckpt, plot = out / "model.npz", out / "loss.png"
+    save_checkpoint(ckpt, result.params, result.bnmean, result.bnvar, splits.vocab, cfg,
+                    extra={"backend": args.backend, "data": source.source})
+    plot_losses(result.losses, plot)
+    for split, loss in result.split_losses.items():
+        print(f"{split} {loss:.4f}")
+    print(f"{cfg.steps} steps with the {args.backend} backend in {result.seconds:.1f} s; "
+          f"checkpoint {ckpt}, loss plot {plot}")
+    return 0
+
+
+def run_sample_command(args) -> int:
+    from .checkpoint import load_checkpoint
+    from .sample import sample
+
+    for name in sample(load_checkpoint(args.checkpoint), n=args.n, seed=args.seed):
+        print(name)
+    return 0
+
+
+# ---- graph ----------------------------------------------------------------------------
+
+
+def makemore_graph(splits, cfg: Config, check=None, detail: str = "shape"):
+    """The engine's forward graph of one small batch, named as in the lecture."""
+    import engine
+    import viz
+
+    from .mlp import forward_chunked, init_params, to_backend
+
+    rng = np.random.default_rng(cfg.seed)
+    P = to_backend(init_params(splits.vocab.size, cfg, rng), engine)
+    ix = rng.integers(0, splits.Xtr.shape[0], cfg.batch_size)
+    Xb, Yb = engine.tensor(splits.Xtr[ix]), engine.tensor(splits.Ytr[ix])
+    fwd = forward_chunked(engine, P, Xb, Yb)
+    fwd["loss"].backward()
+    return viz.draw(fwd["loss"], names={**P, **fwd, "Xb": Xb, "Yb": Yb}, check=check, detail=detail)
+
+
+def _render_graph(args, splits, cfg: Config, check=None) -> Path:
+    import viz
+
+    graph = makemore_graph(splits, cfg, check=check.verdicts() if check is not None else None, detail=args.detail)
+    return viz.render(graph, args.out, format=args.format)
+
+
+def run_graph_command(args) -> int:
+    from .check import run_check
+
+    _, splits = _data(args)
+    cfg = _config(args)
+    check = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, cfg) if args.check else None
+    if check is not None:
+        print(check.table())
+    print(f"graph written to {_render_graph(args, splits, cfg, check)}")
+    return 0
+
+
+# ---- demo -----------------------------------------------------------------------------
+
+
+def run_demo_command(args) -> int:
+    from .check import run_check
+    from .sample import sample
+    from .train import train
+
+    source, splits = _data(args, notice=lambda s: print(f"data: {s}"))
+    print("\n== three-way gradient check (engine · manual · PyTorch), one batch of the lecture's In [27] ==")
+    check_cfg = _config(args, n_hidden=64)
+    check = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, check_cfg)
+    print(check.table())
+    print(f"\n== training the makemore MLP for {args.steps} steps (manual backend) ==")
+    started = time.perf_counter()
+    cfg = _config(args)
+    result = train(splits, cfg, backend="manual", progress=False, log_every=max(args.steps // 5, 1))
+    for split, loss in result.split_losses.items():
+        print(f"{split} {loss:.4f}")
+    print(f"trained in {time.perf_counter() - started:.1f} s")
+    print("\n== 10 names sampled from it ==")
+    names = sample(result.checkpoint(splits.vocab, cfg), n=10, seed=args.seed)
+    print(", ".join(names))
+    try:
+        path = _render_graph(args, splits, check_cfg.replace(batch_size=args.graph_batch), check)
+        print(f"\nforward graph, coloured by the check: {path}")
+    except RuntimeError as e:  # the dot binary is missing: the rest of the demo still stands
+        print(f"\n(no graph drawn: {e})")
+    return 0 if check.ok or check.rounding_only else 1
+
+
+# ---- entry point ----------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ninjagrad", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="three-way gradient check of one batch (engine · manual · PyTorch)",
+                       description="Differentiate one batch of the makemore MLP three ways and compare every "
+                       "gradient. Exits 1 if any pair is not torch.allclose.")
+    _model_options(p, n_hidden=64, batch_size=32)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--no-fd", action="store_true", help="skip the float64 finite-difference oracle")
+    p.set_defaults(run=run_check_command)
+
+    p = sub.add_parser("train", help="train the MLP and write a checkpoint and a loss plot")
+    _model_options(p, n_hidden=DEFAULTS.n_hidden, batch_size=DEFAULTS.batch_size)
+    p.add_argument("--backend", choices=("manual", "engine", "torch"), default="manual",
+                   help="who computes the gradients (default manual)")
+    p.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"training steps (default {DEFAULTS.steps})")
+    p.add_argument("--out", default="out", help="output directory (default out/)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(run=run_train_command)
+
+    p = sub.add_parser("sample", help="generate names from a checkpoint")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a model.npz written by `ninjagrad train`")
+    p.add_argument("-n", type=int, default=20, help="how many names (default 20)")
+    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
+    p.set_defaults(run=run_sample_command)
+
+    p = sub.add_parser("graph", help="draw the makemore forward graph with Graphviz")
+    _model_options(p, n_hidden=64, batch_size=32)
+    p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
+    p.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None,
+                   help="output format (default: from the file name)")
+    p.add_argument("--check", action="store_true", help="run the three-way check and colour the nodes by it")
+    p.add_argument("--detail", choices=("name", "shape", "stats", "full"), default="shape",
+                   help="how much each tensor box shows (default shape)")
+    p.set_defaults(run=run_graph_command)
+
+    p = sub.add_parser("demo", help="the check table, a short training run, sampled names and the graph")
+    _model_options(p, n_hidden=DEFAULTS.n_hidden, batch_size=DEFAULTS.batch_size)
+    p.add_argument("--steps", type=int, default=5000, help="training steps (default 5000)")
+    p.add_argument("--out", default="out/makemore-graph.svg", help="where to draw the graph")
+    p.add_argument("--format", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--detail", default="shape", help=argparse.SUPPRESS)
+    p.add_argument("--graph-batch", type=int, default=32, help=argparse.SUPPRESS)
+    p.set_defaults(run=run_demo_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:
+        print("ninjagrad: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
+        if os.environ.get("NINJAGRAD_DEBUG"):
+            raise
+        print(f"ninjagrad {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
