@@ -1,17 +1,24 @@
 """The graph machinery shared by `Tensor` and the scalar `Value`.
 
 A node has `_parents` (a tuple, so traversal order is deterministic), `_vjp` (a function
-from the output gradient to one gradient per parent, or None for a leaf) and `_op` (a name
-for drawing). This module provides grad mode (`no_grad`), an iterative topological sort,
-`unbroadcast`, and `backprop`, the one loop that runs every backward pass: VJPs return
-gradients, the engine sums them.
+from the output gradient to one gradient per parent, or None for a leaf), `_op` (a name
+for drawing) and `_seq` (its place in creation order). This module provides grad mode
+(`no_grad`), an iterative topological sort (for drawing), `unbroadcast`, and `backprop`, the
+one loop that runs every backward pass: VJPs return gradients, the engine sums them.
 """
 
 from __future__ import annotations
 
 import functools
+import heapq
+import itertools
 
 import numpy as np
+
+# Every node takes a number from this clock when it is made. A node is always made after its parents,
+# so visiting nodes by decreasing number visits every consumer before what it consumed: backprop needs
+# no separate topological sort. (Only the order matters; the numbers never show.)
+creation_order = itertools.count().__next__
 
 
 class _GradMode:
@@ -55,7 +62,7 @@ class no_grad:
 
 
 def toposort(root) -> list:
-    """Nodes reachable from `root`, every node after all of its parents.
+    """Nodes reachable from `root`, every node after all of its parents (what `viz` draws).
 
     Iterative depth-first search with an explicit stack, so a 100,000-op chain needs no
     recursion; parents are visited in tuple order, so the result is deterministic.
@@ -93,15 +100,18 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
 def backprop(root, seed, retain_graph: bool = False) -> None:
     """Run reverse mode from `root` with output gradient `seed`.
 
-    Each node's gradient for this pass is the sum over its consumers of their VJPs; the
-    node then adds it to its own `.grad` (`_accumulate`) and hands it to its VJP. Without
-    `retain_graph` the VJPs are dropped afterwards, as torch frees its saved tensors.
+    Nodes are taken latest-made first (a max-heap on `_seq`), so when a node is taken every consumer
+    has already handed it its VJP, and its gradient for this pass is complete: the sum of those VJPs.
+    The node adds it to its own `.grad` (`_accumulate`) and hands it on through its VJP. Only nodes
+    that receive a gradient are visited. Without `retain_graph` the VJPs are dropped afterwards, as
+    torch frees its saved tensors.
     """
     grads = {id(root): seed}
-    for node in reversed(toposort(root)):
-        g = grads.pop(id(node), None)
-        if g is None:
-            continue
+    heap = [(-root._seq, root)]  # _seq is unique, so a tuple comparison never reaches the node
+    pop, push = heapq.heappop, heapq.heappush
+    while heap:
+        node = pop(heap)[1]
+        g = grads.pop(id(node))
         node._accumulate(g)
         vjp = node._vjp
         if vjp is None:
@@ -120,4 +130,8 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
             pg = parent._fit(pg, node._op)
             key = id(parent)
             prev = grads.get(key)
-            grads[key] = pg if prev is None else prev + pg
+            if prev is None:
+                grads[key] = pg
+                push(heap, (-parent._seq, parent))
+            else:
+                grads[key] = prev + pg

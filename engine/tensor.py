@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dtypes import float32, int64
-from .graph import backprop, grad_mode, unbroadcast
+from .graph import backprop, creation_order, grad_mode, unbroadcast
 
 
 def _as_dtype(dtype) -> np.dtype | None:
@@ -75,14 +75,16 @@ class Tensor:
     Every tensor in the graph keeps its grad, as if `retain_grad()` were always on.
     """
 
-    __slots__ = ("_data", "_grad", "_rg", "_parents", "_vjp", "_op", "_arg", "name",
-                 "_version", "_ver", "__weakref__")
+    __slots__ = ("_data", "_grad", "_gown", "_rg", "_parents", "_vjp", "_op", "_arg", "name",
+                 "_version", "_ver", "_seq", "__weakref__")
     __array_priority__ = 1000  # `ndarray + Tensor` defers to Tensor.__radd__; `ndarray += Tensor` works in place
     __hash__ = object.__hash__  # __eq__ is elementwise; tensors still work as dict keys
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
         self._data = _to_array(data, dtype)
         self._grad = None
+        self._gown = True
+        self._seq = creation_order()
         self._rg = False
         self._parents = ()
         self._vjp = None
@@ -114,7 +116,10 @@ class Tensor:
 
     @property
     def grad(self) -> np.ndarray | None:
-        """d(output)/d(self) as a NumPy array after `backward()`, else None."""
+        """d(output)/d(self) as a NumPy array after `backward()`, else None. It is yours to modify."""
+        if not self._gown:  # backprop may share one array between nodes; copy only when someone looks
+            self._grad = self._grad.copy()
+            self._gown = True
         return self._grad
 
     @grad.setter
@@ -124,6 +129,7 @@ class Tensor:
             if value.shape != self._data.shape:
                 raise ValueError(f"grad: shape {value.shape} does not match the tensor's shape {self.shape}")
         self._grad = value
+        self._gown = True
 
     @property
     def requires_grad(self) -> bool:
@@ -277,9 +283,12 @@ class Tensor:
         backprop(self, seed, retain_graph)
 
     def _accumulate(self, g: np.ndarray) -> None:
-        # every grad is the user's to modify: never alias an array the graph shares (g may be another node's
-        # grad, a view of it, or a read-only broadcast)
-        self._grad = g.copy() if self._grad is None else self._grad + g
+        # g may be shared with another node or be a read-only broadcast: keep it, and let the `grad`
+        # property copy it if the user ever reads it (most interior grads never are)
+        if self._grad is None:
+            self._grad, self._gown = g, False
+        else:
+            self._grad, self._gown = self._grad + g, True
 
     def _fit(self, g: np.ndarray, op: str) -> np.ndarray:
         """The gradient an op returned for this parent, summed back over broadcast axes."""
@@ -370,6 +379,8 @@ def _leaf(data: np.ndarray) -> Tensor:
     t = _new(Tensor)
     t._data = data
     t._grad = None
+    t._gown = True
+    t._seq = creation_order()
     t._rg = False
     t._parents = ()
     t._vjp = None
@@ -393,6 +404,8 @@ def make_op(data, parents: tuple, vjp, op: str, arg=None) -> Tensor:
     t = _new(Tensor)
     t._data = data
     t._grad = None
+    t._gown = True
+    t._seq = creation_order()
     t.name = None
     t._version = 0
     t._op = op

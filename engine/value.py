@@ -9,19 +9,20 @@ from __future__ import annotations
 
 import math
 
-from .graph import backprop, grad_mode
+from .graph import backprop, creation_order, grad_mode
 
 
 class Value:
     """A scalar that remembers how it was made."""
 
-    __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "__weakref__")
+    __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "_seq", "__weakref__")
     requires_grad = True
     _version = 0
 
     def __init__(self, data: float, _parents: tuple = (), _op: str = "", name: str = "", *, label: str = ""):
         self.data = float(data)
         self.grad = 0.0
+        self._seq = creation_order()
         self._parents = _parents
         self._vjp = None
         self._op = _op
