@@ -231,19 +231,27 @@ def check_agreement(factories: dict[str, Callable[[], Step]], steps: int = 3) ->
     return losses
 
 
-def time_window(step: Step, start: int, n: int) -> float:
-    """Seconds for steps start .. start+n-1, garbage from earlier windows collected first."""
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_window(step: Step, start: int, n: int, clock: Callable[[], float] = time.perf_counter) -> float:
+    """Seconds for steps start .. start+n-1 by `clock`, garbage from earlier windows collected first."""
     gc.collect()
-    t0 = time.perf_counter()
+    t0 = clock()
     for k in range(start, start + n):
         step(k)
-    return time.perf_counter() - t0
+    return clock() - t0
 
 
 def bench_size(batch_size: int, n_hidden: int, backends: tuple[str, ...], X: np.ndarray, Y: np.ndarray,
-               vocab_size: int, *, windows: int, window_s: float, warmup_s: float,
+               vocab_size: int, *, windows: int, window_s: float, warmup_s: float, clock: str = "wall",
                check: bool = True) -> dict[str, Any]:
-    """Time every backend at (batch_size, n_hidden): warm up, size N per backend, then interleaved windows."""
+    """Time every backend at (batch_size, n_hidden): warm up, size N per backend, then interleaved windows.
+
+    Windows are sized by wall time; each is measured by `clock` ('wall' or 'cpu': CPU seconds of the
+    whole process, which leaves out time the scheduler gave to other processes).
+    """
+    tick = CLOCKS[clock]
     from model.mlp import Config, init_params
 
     cfg = Config(batch_size=batch_size, n_hidden=n_hidden, dtype="float32")
@@ -258,7 +266,7 @@ def bench_size(batch_size: int, n_hidden: int, backends: tuple[str, ...], X: np.
     for name, step in steps.items():  # warm-up, and a first estimate of the step time
         t, n = 0.0, 1
         while t < warmup_s or n < 4:
-            t = time_window(step, done[name], n)
+            t = time_window(step, done[name], n)  # wall time: it sizes the windows
             done[name] += n
             n *= 2
         per_step[name] = t / (n // 2)
@@ -268,7 +276,7 @@ def bench_size(batch_size: int, n_hidden: int, backends: tuple[str, ...], X: np.
     for w in range(windows):
         order = backends[w % len(backends):] + backends[:w % len(backends)]  # rotate who goes first
         for name in order:
-            t = time_window(steps[name], done[name], n_steps[name])
+            t = time_window(steps[name], done[name], n_steps[name], tick)
             done[name] += n_steps[name]
             samples[name].append(t / n_steps[name] * 1e6)
 
@@ -339,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
                                        "random indices if neither exists)")
     parser.add_argument("--threads", type=int,
                         help="set torch's and OpenBLAS's thread counts to this (default: leave them as they are)")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="wall: elapsed time (default); cpu: the process's CPU time, which leaves out time "
+                             "other processes had the CPU — steadier on a busy machine, but it counts every "
+                             "thread's spinning, so use it with --threads 1")
     parser.add_argument("--no-check", action="store_true", help="skip the check that all backends agree")
     parser.add_argument("--out", help="write the results as JSON here (directories are created)")
     args = parser.parse_args(argv)
@@ -353,7 +365,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
-    import torch  # noqa: F401  (loaded before the environment is read, so its thread pool is reported)
+    try:
+        import torch  # noqa: F401  (loaded before the environment is read, so its thread pool is reported)
+    except ImportError:
+        if any(b.startswith("torch") for b in backends):
+            parser.error("torch is not installed (pip install -e '.[torch]'), or pass --backends engine manual")
 
     threads_set = set_threads(args.threads) if args.threads else None
     env = environment()
@@ -363,12 +379,13 @@ def main(argv: list[str] | None = None) -> int:
         print(warning)
     X, Y, vocab_size, source = training_examples(find_names(args.data), block_size=3)
     print(source)
-    print(f"{windows} windows x ~{window_s:g} s per backend per size, interleaved; float32; lr {LR}")
+    print(f"{windows} windows x ~{window_s:g} s per backend per size, interleaved; {args.clock} clock; "
+          f"float32; lr {LR}")
 
     results = []
     for B, H in sizes:
         r = bench_size(B, H, backends, X, Y, vocab_size, windows=windows, window_s=window_s, warmup_s=warmup_s,
-                       check=not args.no_check)
+                       clock=args.clock, check=not args.no_check)
         results.append(r)
         print_table(r)
 
@@ -382,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.out:
         out = write_json(args.out, {
             "benchmark": "step", "settings": {"windows": windows, "window_s": window_s, "warmup_s": warmup_s,
-                                              "lr": LR, "dtype": "float32", "data": source,
+                                              "lr": LR, "dtype": "float32", "data": source, "clock": args.clock,
                                               "backends": list(backends), "quick": args.quick},
             "environment": env, "results": results, "targets": checks,
         })
