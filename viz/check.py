@@ -1,0 +1,100 @@
+"""The three-way check result, as `viz.draw(check=...)` reads it.
+
+A check is plain data: name -> verdict, a verdict holding `exact` (all three pairs of gradients equal),
+`approximate` (all pairs allclose) and `maxdiff` (the worst max-abs difference). `as_verdicts` accepts
+that mapping, an object with a `.verdicts()` method returning it, or an iterable of rows (dicts or
+objects) that carry `name` beside the three fields; `status` turns a verdict into a colour class.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Status = Literal["exact", "approximate", "mismatch"]
+
+# The lecture prints `bnvar_inv` in its comparisons but names the forward tensor `bnstd_inv` in places;
+# either name matches a tensor called by the other.
+ALIASES: Mapping[str, str] = {"bnvar_inv": "bnstd_inv", "bnstd_inv": "bnvar_inv"}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One row of the check: exact (all pairs equal), approximate (all pairs allclose), worst maxdiff."""
+
+    exact: bool
+    approximate: bool
+    maxdiff: float | None = None
+
+    @property
+    def status(self) -> Status:
+        """'exact', 'approximate' (allclose but not equal) or 'mismatch' (some pair not allclose)."""
+        if self.exact:
+            return "exact"
+        return "approximate" if self.approximate else "mismatch"
+
+
+def _field(row: Any, key: str, default: Any = None) -> Any:
+    if isinstance(row, Mapping):
+        return row.get(key, default)
+    return getattr(row, key, default)
+
+
+def _verdict(name: str, row: Any) -> Verdict:
+    if isinstance(row, Verdict):
+        return row
+    exact = _field(row, "exact")
+    if exact is None:
+        raise TypeError(f"check: the verdict for {name!r} has no 'exact' field (got {type(row).__name__} {row!r:.80})")
+    approximate = _field(row, "approximate")
+    maxdiff = _field(row, "maxdiff")
+    return Verdict(
+        exact=bool(exact),
+        approximate=bool(exact) if approximate is None else bool(approximate),
+        maxdiff=None if maxdiff is None else float(maxdiff),  # float() also unwraps 0-d tensors
+    )
+
+
+def as_verdicts(check: Any) -> dict[str, Verdict]:
+    """Normalise a check result to {name: Verdict}.
+
+    Accepts {name: {"exact": bool, "approximate": bool, "maxdiff": float}} (values may also be objects
+    with those attributes), an object whose `.verdicts()` returns such a mapping, or an iterable of
+    rows, each a dict or object with `name`, `exact`, `approximate`, `maxdiff`. A missing
+    `approximate` follows `exact`; a missing `maxdiff` is None.
+    """
+    if hasattr(check, "verdicts") and callable(check.verdicts):
+        check = check.verdicts()
+    if isinstance(check, Mapping):
+        return {str(name): _verdict(str(name), row) for name, row in check.items()}
+    if isinstance(check, Iterable) and not isinstance(check, str | bytes):
+        out: dict[str, Verdict] = {}
+        for row in check:
+            name = _field(row, "name")
+            if name is None:
+                raise TypeError(f"check: a row has no 'name' field: {row!r:.80}")
+            out[str(name)] = _verdict(str(name), row)
+        return out
+    raise TypeError(
+        f"check: expected a mapping name -> verdict, an object with .verdicts(), or an iterable of rows, "
+        f"got {type(check).__name__}"
+    )
+
+
+def lookup(verdicts: Mapping[str, Verdict], names: Iterable[str]) -> tuple[Verdict | None, list[str]]:
+    """The worst verdict among `names` (each tried as is, then via ALIASES, then without a leading 'd'),
+    and the check names that matched."""
+    matched: list[str] = []
+    for name in names:
+        alias = ALIASES.get(name)
+        keys = (name, alias, "d" + name, "d" + alias) if alias else (name, "d" + name)
+        for key in keys:
+            if key in verdicts and key not in matched:
+                matched.append(key)
+    if not matched:
+        return None, matched
+    rank = {"exact": 0, "approximate": 1, "mismatch": 2}
+    worst = max((verdicts[k] for k in matched), key=lambda v: (rank[v.status], v.maxdiff or 0.0))
+    maxdiffs = [verdicts[k].maxdiff for k in matched if verdicts[k].maxdiff is not None]
+    return Verdict(worst.exact, worst.approximate, max(maxdiffs) if maxdiffs else None), matched
