@@ -2,8 +2,8 @@
 
 Each op here knows its own math, so its backward is one formula rather than a chain of
 primitives: `cross_entropy` backpropagates `(softmax - one_hot) / n` (the lecture's
-Exercise 2), `softmax`/`log_softmax` their Jacobian-vector products. `one_hot` and `tanh`
-complete what the lecture uses.
+Exercise 2), `batch_norm_train` Exercise 3's formula, `softmax`/`log_softmax` their
+Jacobian-vector products. `one_hot` and `tanh` complete what the lecture uses.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     y = t._data
     z, e, s = _shifted_exp(ops._float_data(logits), 1)
     nll = np.log(s[:, 0]) - z[rows, y]  # (N,)
-    out = nll.mean() if reduction == "mean" else nll.sum() if reduction == "sum" else nll
+    out = nll.sum() / n if reduction == "mean" else nll.sum() if reduction == "sum" else nll
 
     # loss = mean_i (log sum_j exp(x_ij) - x_i,y_i); dloss/dx = (softmax(x) - one_hot(y)) / N
     def vjp(g):
@@ -99,6 +99,42 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         return dlogits * (g / n if reduction == "mean" else g), None
 
     return make_op(out, (logits, t), vjp, "cross_entropy")
+
+
+def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
+    """The lecture's training-mode batchnorm as one op: gain * (x - mean) / sqrt(var + eps) + bias.
+
+    mean and the Bessel-corrected var (divide by n - 1) are over dim 0 of x (n, features); gain and
+    bias are (1, features) or (features,). torch's F.batch_norm normalises by the biased variance
+    instead, so this has no exact torch twin. The backward is Exercise 3's fused formula:
+    dx = gain * var_inv / n * (n g - sum g - n/(n-1) raw * sum(g * raw)), dgain = sum(g * raw), dbias = sum g.
+    """
+    x, gain, bias = as_tensor(x), as_tensor(gain), as_tensor(bias)
+    if x.ndim != 2:
+        raise ValueError(f"batch_norm_train: input must be (n, features), got shape {x.shape}")
+    n, features = x.shape
+    if n < 2:
+        raise ValueError(f"batch_norm_train: needs a batch of at least 2 examples, got {n}: the Bessel-corrected "
+                         "variance divides by n - 1 = 0")
+    for what, t in (("gain", gain), ("bias", bias)):
+        if t.shape not in ((features,), (1, features)):
+            raise ValueError(f"batch_norm_train: {what} of shape {t.shape} for {features} features; "
+                             f"expected ({features},) or (1, {features})")
+    d = ops._float_data(x)
+    diff = d - np.add.reduce(d, axis=0, keepdims=True) / n  # (n, features)
+    var_inv = (np.add.reduce(diff * diff, axis=0, keepdims=True) / (n - 1) + eps) ** -0.5  # (1, features)
+    raw = diff * var_inv  # (n, features)
+    gd = gain._data
+    out = gd * raw + bias._data
+
+    # the lecture's Exercise 3 (see the docstring); the two batch sums are also dgain and dbias
+    def vjp(g):
+        dgain = np.add.reduce(g * raw, axis=0, keepdims=True)
+        dbias = np.add.reduce(g, axis=0, keepdims=True)
+        dx = (gd * var_inv / n) * (n * g - dbias - raw * (n / (n - 1) * dgain))
+        return dx, dgain, dbias
+
+    return make_op(out, (x, gain, bias), vjp, "batch_norm_train")
 
 
 def one_hot(tensor, num_classes: int = -1) -> Tensor:

@@ -83,6 +83,13 @@ def toposort(root) -> list:
     return order
 
 
+@functools.lru_cache(maxsize=4096)
+def _broadcast_axes(gshape: tuple, shape: tuple) -> tuple:
+    """The axes of `gshape` that broadcasting `shape` up to it added or stretched (a pure function, cached)."""
+    lead = len(gshape) - len(shape)
+    return tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
+
+
 def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     """Sum `g` down to `shape`: the reverse of NumPy broadcasting `shape` up to `g.shape`.
 
@@ -90,11 +97,8 @@ def unbroadcast(g: np.ndarray, shape: tuple) -> np.ndarray:
     """
     if g.shape == shape:
         return g
-    lead = g.ndim - len(shape)
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
-    return g.sum(axis=axes).reshape(shape)
+    g = np.add.reduce(g, axis=_broadcast_axes(g.shape, shape))
+    return g if g.shape == shape else g.reshape(shape)
 
 
 def backprop(root, seed, retain_graph: bool = False) -> None:

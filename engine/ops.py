@@ -443,11 +443,14 @@ def _keep(keepdim: bool, keepdims: bool | None) -> bool:
     return keepdim if keepdims is None else keepdims
 
 
+def _unreduce(g: np.ndarray, axes, keepdim: bool) -> np.ndarray:
+    """Put back the axes a reduction removed from `g` (as size 1), so it broadcasts against the input."""
+    return g if keepdim or axes is None else np.expand_dims(g, axes)
+
+
 def _spread(g: np.ndarray, shape: tuple, axes, keepdim: bool) -> np.ndarray:
-    """Undo a reduction's shape: put back the reduced axes of `g`, broadcast to `shape`."""
-    if axes is not None and not keepdim:
-        g = np.expand_dims(g, axes)
-    return np.broadcast_to(g, shape)
+    """Undo a reduction's shape: `g` with its reduced axes put back, broadcast to `shape`."""
+    return np.broadcast_to(_unreduce(g, axes, keepdim), shape)
 
 
 def _count(shape: tuple, axes) -> int:
@@ -513,13 +516,12 @@ def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, cor
         keepdims: bool | None = None) -> Tensor:
     """Variance over `dim` with Bessel's correction by default: sum (x - mean)^2 / (n - correction)."""
     x = as_tensor(x)
-    shape = x.shape
     keepdim = _keep(keepdim, keepdims)
     axes, ddof, n, diff, v = _moments(x, dim, unbiased, correction, "var")
 
     # z = sum_i (x_i - m)^2 / (n - c); dz/dx_i = 2 (x_i - m) / (n - c)   (the m terms cancel)
     def vjp(g):
-        return (_spread(g, shape, axes, keepdim) * diff * (2 / (n - ddof)),)
+        return (diff * (_unreduce(g, axes, keepdim) * (2 / (n - ddof))),)
 
     out = v if keepdim else v.reshape(np.sum(v, axis=axes).shape if axes else ())
     return make_op(out, (x,), vjp, "var", dim)
@@ -529,14 +531,13 @@ def std(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, cor
         keepdims: bool | None = None) -> Tensor:
     """Standard deviation over `dim`: sqrt(var), Bessel-corrected by default."""
     x = as_tensor(x)
-    shape = x.shape
     keepdim = _keep(keepdim, keepdims)
     axes, ddof, n, diff, v = _moments(x, dim, unbiased, correction, "std")
     s = np.sqrt(v)
 
     # z = sqrt(var); dz/dx_i = (x_i - m) / ((n - c) z)
     def vjp(g):
-        return (_spread(g, shape, axes, keepdim) * diff / ((n - ddof) * s),)
+        return (diff * (_unreduce(g, axes, keepdim) / ((n - ddof) * s)),)
 
     out = s if keepdim else s.reshape(np.sum(s, axis=axes).shape if axes else ())
     return make_op(out, (x,), vjp, "std", dim)
@@ -771,8 +772,11 @@ def getitem(x, key) -> Tensor:
     The gradient scatter-adds into zeros, so an index that repeats accumulates.
     """
     x = as_tensor(x)
-    parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
-    npkey = _index_key(key, x.shape)
+    if type(key) is Tensor and key._data.ndim and key._data.dtype.kind in "iu" and x.ndim:
+        parents, npkey = (x, key), key._data  # C[Xb], the embedding: skip the general key handling
+    else:
+        parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
+        npkey = _index_key(key, x.shape)
     try:
         out = x._data[npkey]
     except IndexError as e:

@@ -137,16 +137,27 @@ def forward_chunked(ns, P: dict, Xb, Yb) -> dict[str, Any]:
                 counts_sum_inv=counts_sum_inv, probs=probs, logprobs=logprobs, loss=loss)
 
 
+def batchnorm_train(F, hprebn, bngain, bnbias):
+    """In [33]'s batchnorm: batch mean and Bessel-corrected variance, then gain and bias.
+
+    The engine has it as one fused op (`F.batch_norm_train`, Exercise 3's backward); elsewhere (torch,
+    whose F.batch_norm uses the biased variance) it is the lecture's lines. Tests hold the two equal.
+    """
+    if hasattr(F, "batch_norm_train"):
+        return F.batch_norm_train(hprebn, bngain, bnbias, BN_EPS)
+    bnmean = hprebn.mean(0, keepdim=True)  # (1, n_hidden)
+    bnvar = hprebn.var(0, keepdim=True, unbiased=True)  # (1, n_hidden)
+    bnvar_inv = (bnvar + BN_EPS) ** -0.5  # (1, n_hidden)
+    return bngain * ((hprebn - bnmean) * bnvar_inv) + bnbias  # (n, n_hidden)
+
+
 def forward_train(ns, F, P: dict, Xb, Yb):
     """In [33]: the training forward with fused batchnorm statistics and F.cross_entropy; returns the loss."""
     _batch_size(Xb)
     emb = P["C"][Xb]  # (n, block_size, n_embd)
     embcat = emb.view(emb.shape[0], -1)  # (n, block_size*n_embd)
     hprebn = embcat @ P["W1"] + P["b1"]  # (n, n_hidden)
-    bnmean = hprebn.mean(0, keepdim=True)  # (1, n_hidden)
-    bnvar = hprebn.var(0, keepdim=True, unbiased=True)  # (1, n_hidden)
-    bnvar_inv = (bnvar + BN_EPS) ** -0.5  # (1, n_hidden)
-    hpreact = P["bngain"] * ((hprebn - bnmean) * bnvar_inv) + P["bnbias"]  # (n, n_hidden)
+    hpreact = batchnorm_train(F, hprebn, P["bngain"], P["bnbias"])  # (n, n_hidden)
     h = ns.tanh(hpreact)  # (n, n_hidden)
     logits = h @ P["W2"] + P["b2"]  # (n, vocab)
     return F.cross_entropy(logits, Yb)
