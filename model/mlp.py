@@ -163,16 +163,26 @@ def forward_train(ns, F, P: dict, Xb, Yb):
     return F.cross_entropy(logits, Yb)
 
 
+def preactivations(P: dict, X):
+    """hprebn = C[X] flattened @ W1 + b1 for inputs X (N, block_size): what batchnorm normalises."""
+    emb = P["C"][X]  # (N, block_size, n_embd)
+    return emb.view(emb.shape[0], -1) @ P["W1"] + P["b1"]  # (N, n_hidden)
+
+
 def forward_eval(ns, P: dict, bnmean, bnvar, X):
     """In [36]: logits with batchnorm in eval mode, using the calibrated statistics (no batch needed)."""
-    emb = P["C"][X]  # (N, block_size, n_embd)
-    hpreact = emb.view(emb.shape[0], -1) @ P["W1"] + P["b1"]  # (N, n_hidden)
-    hpreact = P["bngain"] * (hpreact - bnmean) * (bnvar + BN_EPS) ** -0.5 + P["bnbias"]
+    hpreact = P["bngain"] * (preactivations(P, X) - bnmean) * (bnvar + BN_EPS) ** -0.5 + P["bnbias"]
     return ns.tanh(hpreact) @ P["W2"] + P["b2"]  # (N, vocab)
 
 
-def calibrate(P: dict, X):
-    """In [35]: batchnorm mean and (Bessel-corrected) variance of hprebn over the whole set X."""
-    emb = P["C"][X]  # (N, block_size, n_embd)
-    hpreact = emb.view(emb.shape[0], -1) @ P["W1"] + P["b1"]  # (N, n_hidden)
-    return hpreact.mean(0, keepdim=True), hpreact.var(0, keepdim=True)
+def calibrate(P: dict, X, chunk: int = 32768):
+    """In [35]: batchnorm mean and Bessel-corrected variance of hprebn over the whole set X.
+
+    Two passes over `chunk` rows at a time (the mean, then the squared deviations from it), summed in
+    float64, so the whole set's activations (182,625 x n_hidden for names.txt) never sit in memory at once.
+    """
+    n, starts = X.shape[0], range(0, X.shape[0], chunk)
+    mean = sum(preactivations(P, X[s:s + chunk]).double().sum(0, keepdim=True) for s in starts) / n
+    sq = sum(((preactivations(P, X[s:s + chunk]).double() - mean) ** 2).sum(0, keepdim=True) for s in starts)
+    dtype = P["W1"].dtype
+    return mean.to(dtype), (sq / (n - 1)).to(dtype)
