@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 NAMES   ?= $(firstword $(NINJAGRAD_NAMES) $(wildcard ../shared/data/names.txt))
 
-.PHONY: demo test lint bench bench-quick train-full graph-example dot clean
+.PHONY: demo test lint bench bench-quick bench-memory train-full graph-example dot clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -46,11 +46,14 @@ bench: $(STAMP_TEST)
 bench-quick: $(STAMP_TEST)
 	$(BIN)/python bench/step.py --quick --out bench/results/step-quick.json
 
+bench-memory: $(STAMP_RUN)
+	$(BIN)/python bench/memory.py
+
 train-full: $(STAMP_RUN)
 	$(BIN)/python bench/full_run.py --backend manual $(if $(NAMES),--data $(NAMES))
 
 graph-example: $(STAMP_RUN) dot
-	$(BIN)/ninjagrad graph --check --out docs/makemore-graph.svg $(if $(NAMES),--data $(NAMES))
+	$(BIN)/ninjagrad graph --check --dtype float64 --out docs/makemore-graph.svg $(if $(NAMES),--data $(NAMES))
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .hypothesis out
