@@ -81,18 +81,8 @@ class Tensor:
     __hash__ = object.__hash__  # __eq__ is elementwise; tensors still work as dict keys
 
     def __init__(self, data, dtype=None, requires_grad: bool = False, name: str | None = None):
-        self._data = _to_array(data, dtype)
-        self._grad = None
-        self._gown = True
-        self._seq = creation_order()
-        self._rg = False
-        self._parents = ()
-        self._vjp = None
-        self._op = ""
-        self._arg = None
+        _init_leaf(self, _to_array(data, dtype))
         self.name = name
-        self._version = 0
-        self._ver = 0
         if requires_grad:
             self.requires_grad = True
 
@@ -377,6 +367,11 @@ _new = object.__new__
 def _leaf(data: np.ndarray) -> Tensor:
     """A constant tensor around an array we own (no copy, no checks)."""
     t = _new(Tensor)
+    _init_leaf(t, data)
+    return t
+
+
+def _init_leaf(t: Tensor, data: np.ndarray) -> None:
     t._data = data
     t._grad = None
     t._gown = True
@@ -389,7 +384,6 @@ def _leaf(data: np.ndarray) -> Tensor:
     t.name = None
     t._version = 0
     t._ver = 0
-    return t
 
 
 def make_op(data, parents: tuple, vjp, op: str, arg=None) -> Tensor:

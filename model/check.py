@@ -19,6 +19,7 @@ import engine
 import manual
 
 from .mlp import INTERMEDIATES, PARAM_NAMES, Config, forward_chunked, init_params, to_backend
+from .train import import_torch
 
 # the rows, in the order the lecture's In [28] checks them
 CHECKED = ("logprobs", "probs", "counts_sum_inv", "counts_sum", "counts", "norm_logits", "logit_maxes", "logits",
@@ -33,13 +34,12 @@ RTOL, ATOL = 1e-5, 1e-8  # torch.allclose defaults
 ROUNDING = 1e-4
 
 
-def import_torch():
-    """PyTorch, or None with the reason it is missing (it is an optional extra)."""
+def _torch_or_none():
+    """PyTorch if it is installed (it is an optional extra), else None."""
     try:
-        import torch
+        return import_torch()
     except ImportError:
         return None
-    return torch
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,7 @@ def run_check(X: np.ndarray, Y: np.ndarray, vocab_size: int, cfg: Config, *,
     got["manual"] = {n: mg["d" + n] for n in CHECKED}
     fused = manual.backward_fused({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
 
-    torch = import_torch() if with_torch else None
+    torch = _torch_or_none() if with_torch else None
     if torch is not None:
         TP = to_backend(params, torch)
         tf = forward_chunked(torch, TP, torch.from_numpy(Xb), torch.from_numpy(Yb))
