@@ -127,3 +127,11 @@ def test_manual_imports_neither_engine_nor_torch():
     code = ("import sys\nsys.modules['engine'] = None\nsys.modules['torch'] = None\n"
             "import manual\nassert 'engine' not in [m for m in sys.modules if sys.modules[m] is not None]\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_without_torch_the_engine_manual_pair_remains(splits):
+    result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(batch_size=8, n_hidden=16,
+                       dtype="float64"), with_torch=False, with_finite_differences=False)
+    assert result.backends == ("engine", "manual")
+    assert all(set(r.pairs) == {"manual/engine"} for r in result.rows)
+    assert result.ok
