@@ -53,6 +53,7 @@ train-full: $(STAMP_RUN)
 	$(BIN)/python bench/full_run.py --backend manual $(if $(NAMES),--data $(NAMES))
 
 graph-example: $(STAMP_RUN) dot
+	$(BIN)/python docs/make_examples.py
 	$(BIN)/ninjagrad graph --check --dtype float64 --out docs/makemore-graph.svg $(if $(NAMES),--data $(NAMES))
 
 clean:
