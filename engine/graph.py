@@ -119,7 +119,7 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
         node._accumulate(g)
         vjp = node._vjp
         if vjp is None:
-            if node._parents and node.requires_grad:
+            if node._parents and node._rg:
                 raise RuntimeError(
                     f"backward: the graph through '{node._op}' was already freed by an earlier "
                     "backward(); call backward(retain_graph=True) the first time to backprop twice"
@@ -129,7 +129,7 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
         if not retain_graph:
             node._vjp = None
         for parent, pg in zip(node._parents, vjp(g)):
-            if pg is None or not parent.requires_grad:
+            if pg is None or not parent._rg:
                 continue
             pg = parent._fit(pg, node._op)
             key = id(parent)

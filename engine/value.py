@@ -16,7 +16,7 @@ class Value:
     """A scalar that remembers how it was made."""
 
     __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "_seq", "__weakref__")
-    requires_grad = True
+    requires_grad = _rg = True  # every Value takes part in backward, as in micrograd
     _version = 0
 
     def __init__(self, data: float, _parents: tuple = (), _op: str = "", name: str = "", *, label: str = ""):
