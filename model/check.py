@@ -125,8 +125,14 @@ class CheckResult:
         return bad + [f"{f.name}: finite differences" for f in self.finite_differences if not f.ok]
 
     def verdicts(self) -> dict[str, dict]:
-        """{name: {exact, approximate, maxdiff}} over all pairs — what `viz.draw(check=...)` colours by."""
-        return {r.name: {"exact": r.exact, "approximate": r.approximate, "maxdiff": r.maxdiff} for r in self.rows}
+        """{name: {exact, approximate, maxdiff, rounding}} over all pairs — what `viz.draw(check=...)` colours by.
+
+        `rounding` marks a row whose every miss is float rounding (Row.rounding_only), not a wrong derivative.
+        """
+        return {r.name: {"exact": r.exact, "approximate": r.approximate, "maxdiff": r.maxdiff,
+                         "rounding": not r.approximate and all(c.approximate or r.rounding_only(p)
+                                                               for p, c in r.pairs.items())}
+                for r in self.rows}
 
     def to_dict(self) -> dict:
         return {
@@ -142,16 +148,16 @@ class CheckResult:
     def table(self) -> str:
         """The terminal table: one line per tensor, like the notebook's `cmp`, one column per pair."""
         pairs = [p for p in PAIRS if any(p in r.pairs for r in self.rows)]
-        lines = [f"{'tensor':17s} {'shape':>11s}  " + "  ".join(f"{p:24s}" for p in pairs)]
+        lines = [f"{'tensor':17s} {'shape':>11s}  " + "  ".join(f"{p:25s}" for p in pairs)]
         for r in self.rows + self.fused:
             cells = []
             for p in pairs:
                 c = r.pairs.get(p)
                 verdict = ("—" if c is None else "exact" if c.exact else "approx" if c.approximate
                            else "differs*" if r.rounding_only(p) else "DIFFERS")
-                cells.append(f"{verdict:7s} maxdiff {c.maxdiff:<8.2g}" if c else f"{verdict:24s}")
+                cells.append(f"{verdict:8s} maxdiff {c.maxdiff:<8.2g}" if c else f"{verdict:25s}")
             name = f"{r.name} (fused)" if r in self.fused else r.name
-            lines.append(f"{name:17s} {str(r.shape):>11s}  " + "  ".join(f"{c:24s}" for c in cells))
+            lines.append(f"{name:17s} {str(r.shape):>11s}  " + "  ".join(f"{c:25s}" for c in cells))
         if self.finite_differences:
             fd = ", ".join(f"{f.name} {'ok' if f.ok else 'BAD'}" for f in self.finite_differences)
             lines.append(f"finite differences (float64, random direction per parameter): {fd}")

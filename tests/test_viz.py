@@ -276,6 +276,17 @@ def test_check_colours_each_named_tensor_and_adds_a_legend():
     assert "legend" not in viz.draw(d, names=locals()).source
 
 
+def test_float_rounding_is_orange_not_wrong():
+    a, b, c, d = small()
+    check = {"a": {"exact": False, "approximate": False, "maxdiff": 2e-8, "rounding": True},
+             "b": {"exact": False, "approximate": False, "maxdiff": 0.5, "rounding": False}}
+    src = viz.draw(d, names=locals(), check=check).source
+    assert fills(src)["a"] == viz.CHECK_FILL["rounding"] and fills(src)["b"] == viz.CHECK_FILL["mismatch"]
+    assert "<B>rounding</B>" in label(boxes(src)[by_name(src, "a")])
+    assert "<B>WRONG</B>" in label(boxes(src)[by_name(src, "b")])
+    assert f'<TD BGCOLOR="{viz.CHECK_FILL["rounding"]}">1</TD>' in label(nodes(src)["legend"])
+
+
 def test_check_adapter_accepts_rows_and_verdicts_objects():
     a, b, c, d = small()
     expected = viz.draw(d, names=locals(), check=CHECK).source

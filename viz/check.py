@@ -1,7 +1,8 @@
 """The three-way check result, as `viz.draw(check=...)` reads it.
 
 A check is plain data: name -> verdict, a verdict holding `exact` (all three pairs of gradients equal),
-`approximate` (all pairs allclose) and `maxdiff` (the worst max-abs difference). `as_verdicts` accepts
+`approximate` (all pairs allclose), `maxdiff` (the worst max-abs difference) and, optionally,
+`rounding` (not allclose, but judged float rounding rather than a wrong derivative). `as_verdicts` accepts
 that mapping, an object with a `.verdicts()` method returning it, or an iterable of rows (dicts or
 objects) that carry `name` beside the three fields; `status` turns a verdict into a colour class.
 """
@@ -12,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-Status = Literal["exact", "approximate", "mismatch"]
+Status = Literal["exact", "approximate", "rounding", "mismatch"]
 
 # The lecture prints `bnvar_inv` in its comparisons but names the forward tensor `bnstd_inv` in places;
 # either name matches a tensor called by the other.
@@ -26,13 +27,17 @@ class Verdict:
     exact: bool
     approximate: bool
     maxdiff: float | None = None
+    rounding: bool = False  # not allclose, but the check judged the difference float rounding
 
     @property
     def status(self) -> Status:
-        """'exact', 'approximate' (allclose but not equal) or 'mismatch' (some pair not allclose)."""
+        """'exact', 'approximate' (allclose but not equal), 'rounding' (not allclose, within float
+        rounding of the gradient's scale) or 'mismatch' (some pair not allclose: a wrong derivative)."""
         if self.exact:
             return "exact"
-        return "approximate" if self.approximate else "mismatch"
+        if self.approximate:
+            return "approximate"
+        return "rounding" if self.rounding else "mismatch"
 
 
 def _field(row: Any, key: str, default: Any = None) -> Any:
@@ -53,6 +58,7 @@ def _verdict(name: str, row: Any) -> Verdict:
         exact=bool(exact),
         approximate=bool(exact) if approximate is None else bool(approximate),
         maxdiff=None if maxdiff is None else float(maxdiff),  # float() also unwraps 0-d tensors
+        rounding=bool(_field(row, "rounding", False)),
     )
 
 
@@ -61,8 +67,8 @@ def as_verdicts(check: Any) -> dict[str, Verdict]:
 
     Accepts {name: {"exact": bool, "approximate": bool, "maxdiff": float}} (values may also be objects
     with those attributes), an object whose `.verdicts()` returns such a mapping, or an iterable of
-    rows, each a dict or object with `name`, `exact`, `approximate`, `maxdiff`. A missing
-    `approximate` follows `exact`; a missing `maxdiff` is None.
+    rows, each a dict or object with `name`, `exact`, `approximate`, `maxdiff`, and optionally
+    `rounding`. A missing `approximate` follows `exact`; a missing `maxdiff` is None.
     """
     if hasattr(check, "verdicts") and callable(check.verdicts):
         check = check.verdicts()
@@ -94,7 +100,7 @@ def lookup(verdicts: Mapping[str, Verdict], names: Iterable[str]) -> tuple[Verdi
                 matched.append(key)
     if not matched:
         return None, matched
-    rank = {"exact": 0, "approximate": 1, "mismatch": 2}
+    rank = {"exact": 0, "approximate": 1, "rounding": 2, "mismatch": 3}
     worst = max((verdicts[k] for k in matched), key=lambda v: (rank[v.status], v.maxdiff or 0.0))
     maxdiffs = [verdicts[k].maxdiff for k in matched if verdicts[k].maxdiff is not None]
-    return Verdict(worst.exact, worst.approximate, max(maxdiffs) if maxdiffs else None), matched
+    return Verdict(worst.exact, worst.approximate, max(maxdiffs) if maxdiffs else None, worst.rounding), matched

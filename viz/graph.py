@@ -32,11 +32,11 @@ PARAM_FILL = "#cfe2f3"  # light blue: a leaf that requires grad
 OP_FILL = "#eeeeee"
 GREY = "#808080"  # constants, index tensors and their edges
 CHECK_FILL: Mapping[str, str] = MappingProxyType(
-    {"exact": "#a8e0a0", "approximate": "#ffe36e", "mismatch": "#f28b82"}  # green, yellow, red
-)
+    {"exact": "#a8e0a0", "approximate": "#ffe36e", "rounding": "#fdc086", "mismatch": "#f28b82"}
+)  # green, yellow, orange, red
 CHECK_TEXT: Mapping[str, str] = MappingProxyType(
     {"exact": "exact: all three pairs equal", "approximate": "approx: allclose, not equal",
-     "mismatch": "WRONG: some pair not allclose"}
+     "rounding": "rounding: not allclose, within float32 rounding", "mismatch": "WRONG: some pair not allclose"}
 )
 NAME_LIMIT = 60  # longer names are cut, so one silly name cannot stretch the whole picture
 PREVIEW_MAX = 6  # tensors this small show their numbers, larger ones mean/std/min/max
@@ -123,7 +123,8 @@ def _verdict_line(v: Verdict) -> str:
     if v.status == "exact":
         return "<B>exact</B>"
     diff = "" if v.maxdiff is None else f" maxdiff {v.maxdiff:.2e}"
-    return f"<B>{'approx' if v.status == 'approximate' else 'WRONG'}</B>{diff}"
+    word = {"approximate": "approx", "rounding": "rounding", "mismatch": "WRONG"}[v.status]
+    return f"<B>{word}</B>{diff}"
 
 
 def _kind(node: Node) -> str:
@@ -198,7 +199,7 @@ def _nearest(root: Node, budget: int) -> set[int]:
 
 def _legend(counts: Mapping[str, int], unmatched: list[str]) -> str:
     rows = ['<TR><TD COLSPAN="2"><B>gradient check: engine · manual · torch</B></TD></TR>']
-    for status in ("exact", "approximate", "mismatch"):
+    for status in CHECK_FILL:
         rows.append(f'<TR><TD BGCOLOR="{CHECK_FILL[status]}">{counts.get(status, 0)}</TD>'
                     f'<TD ALIGN="LEFT">{CHECK_TEXT[status]}</TD></TR>')
     rows.append(f'<TR><TD BGCOLOR="{PARAM_FILL}"><B>bold</B></TD><TD ALIGN="LEFT">parameter (leaf, requires grad)'
@@ -249,7 +250,7 @@ def draw(
     by_id = _names_by_id(names)
     verdicts = as_verdicts(check) if check is not None else None
     matched: set[str] = set()
-    counts = {"exact": 0, "approximate": 0, "mismatch": 0}
+    counts = dict.fromkeys(CHECK_FILL, 0)
 
     graph_attr = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.2", "ranksep": "0.3"}
     if len(order) + sum(1 for n in order if n._parents) > LARGE:
