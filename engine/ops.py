@@ -653,7 +653,7 @@ def reshape(x, *shape) -> Tensor:
     def vjp(g):
         return (g.reshape(old),)
 
-    return make_op(out, (x,), vjp, "view", shape)
+    return make_op(out, (x,), vjp, "view", shape, view_of=x)
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -678,7 +678,7 @@ def permute(x, *dims) -> Tensor:
     def vjp(g):
         return (g.transpose(inverse),)
 
-    return make_op(x._data.transpose(axes), (x,), vjp, "permute", tuple(axes))
+    return make_op(x._data.transpose(axes), (x,), vjp, "permute", tuple(axes), view_of=x)
 
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
@@ -689,7 +689,7 @@ def transpose(x, dim0: int, dim1: int) -> Tensor:
     def vjp(g):
         return (np.swapaxes(g, a, b),)
 
-    return make_op(np.swapaxes(x._data, a, b), (x,), vjp, "transpose", (a, b))
+    return make_op(np.swapaxes(x._data, a, b), (x,), vjp, "transpose", (a, b), view_of=x)
 
 
 def T(x) -> Tensor:
@@ -817,7 +817,8 @@ def getitem(x, key) -> Tensor:
             gx[npkey] = g
             return (gx,)
 
-    return make_op(out, parents, vjp, "index")
+    owner = x._data if x._data.base is None else x._data.base
+    return make_op(out, parents, vjp, "index", view_of=x if out.base is owner else None)  # basic index: a view
 
 
 # ---- methods ----------------------------------------------------------------------------

@@ -76,7 +76,7 @@ class Tensor:
     """
 
     __slots__ = ("_data", "_grad", "_gown", "_rg", "_parents", "_vjp", "_op", "_arg", "name",
-                 "_version", "_ver", "_seq", "__weakref__")
+                 "_vc", "_ver", "_seq", "__weakref__")
     __array_priority__ = 1000  # `ndarray + Tensor` defers to Tensor.__radd__; `ndarray += Tensor` works in place
     __hash__ = object.__hash__  # __eq__ is elementwise; tensors still work as dict keys
 
@@ -102,7 +102,7 @@ class Tensor:
                 np.copyto(self._data, value, casting="same_kind")
             else:
                 self._data = value.astype(self._data.dtype, copy=False)
-        self._version += 1
+        self._vc[0] += 1
 
     @property
     def grad(self) -> np.ndarray | None:
@@ -243,8 +243,10 @@ class Tensor:
 
     # ---- graph -----------------------------------------------------------------------
     def detach(self) -> Tensor:
-        """The same data, cut from the graph."""
-        return _leaf(self._data)
+        """The same data (shared, with its version counter), cut from the graph."""
+        t = _leaf(self._data)
+        t._vc = self._vc
+        return t
 
     def retain_grad(self) -> None:
         """Accepted for torch compatibility: every tensor in the graph keeps its grad."""
@@ -294,11 +296,11 @@ class Tensor:
         return g
 
     def _check_unmodified(self) -> None:
-        v = self._version
+        v = self._vc[0]
         for p in self._parents:
-            v += p._version
+            v += p._vc[0]
         if v != self._ver:
-            culprits = [p for p in (self, *self._parents) if p._version]
+            culprits = [p for p in (self, *self._parents) if p._vc[0]]
             names = ", ".join(f"{p.name or 'a tensor'} of shape {p.shape}" for p in culprits)
             raise RuntimeError(
                 f"backward: an input of '{self._op}' ({names}) was modified in place after the graph "
@@ -327,7 +329,7 @@ class Tensor:
             self._data[key] = value._data if isinstance(value, Tensor) else value
         except (ValueError, TypeError) as e:
             raise type(e)(f"setitem on a tensor of shape {self.shape}: {e}") from None
-        self._version += 1
+        self._vc[0] += 1
 
     def _inplace(self, ufunc, other, what: str) -> Tensor:
         self._check_inplace(what, other)
@@ -336,7 +338,7 @@ class Tensor:
             ufunc(self._data, o, out=self._data, casting="same_kind")
         except (ValueError, TypeError) as e:  # numpy's own message names the shapes/dtypes
             raise type(e)(f"{what}: {self.dtype} {self.shape} with {_describe(other)}: {e}") from None
-        self._version += 1
+        self._vc[0] += 1
         return self
 
     def __iadd__(self, other) -> Tensor:
@@ -357,7 +359,7 @@ class Tensor:
     def fill_(self, value) -> Tensor:
         self._check_inplace("fill_")
         self._data.fill(value)
-        self._version += 1
+        self._vc[0] += 1
         return self
 
 
@@ -382,16 +384,18 @@ def _init_leaf(t: Tensor, data: np.ndarray) -> None:
     t._op = ""
     t._arg = None
     t.name = None
-    t._version = 0
+    t._vc = [0]  # the version counter: in-place writes bump it; views and detach() share their base's
     t._ver = 0
 
 
-def make_op(data, parents: tuple, vjp, op: str, arg=None) -> Tensor:
+def make_op(data, parents: tuple, vjp, op: str, arg=None, view_of: Tensor | None = None) -> Tensor:
     """The result of a differentiable op: `data` computed from `parents` (a tuple of Tensors).
 
     `vjp(g)` returns one gradient per parent (or None) for output gradient `g`; it must not
     write `.grad` or hold the output tensor. The graph is recorded only when grad mode is on
-    and some parent requires grad. This is also the public way to define a custom op.
+    and some parent requires grad. `view_of` names the parent whose memory `data` may share
+    (reshape, transpose, basic indexing), so an in-place write through either is seen by both.
+    This is also the public way to define a custom op.
     """
     if type(data) is not np.ndarray:
         data = np.asarray(data)
@@ -401,15 +405,15 @@ def make_op(data, parents: tuple, vjp, op: str, arg=None) -> Tensor:
     t._gown = True
     t._seq = creation_order()
     t.name = None
-    t._version = 0
+    t._vc = [0] if view_of is None else view_of._vc
     t._op = op
     t._arg = arg
     if grad_mode.enabled:
-        v = 0
+        v = t._vc[0]
         rg = False
         for p in parents:
             rg = rg or p._rg
-            v += p._version
+            v += p._vc[0]
         if rg:
             t._rg = True
             t._parents = parents

@@ -17,7 +17,6 @@ class Value:
 
     __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "_seq", "__weakref__")
     requires_grad = _rg = True  # every Value takes part in backward, as in micrograd
-    _version = 0
 
     def __init__(self, data: float, _parents: tuple = (), _op: str = "", name: str = "", *, label: str = ""):
         self.data = float(data)

@@ -271,3 +271,36 @@ def test_interior_grads_are_writable_and_not_shared():
     a.grad[0] = 0.0
     e.grad *= 2
     np.testing.assert_array_equal(b.grad, expected_b)
+
+
+def test_in_place_write_through_a_detached_alias_is_caught():
+    """detach() shares data and the version counter (as torch does), so a write through it cannot
+    silently corrupt a backward that still needs the original."""
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 2
+    loss = (y.view(3) * y.view(3)).sum()
+    d = y.detach()
+    d += 1  # allowed: d does not require grad
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_in_place_write_to_the_base_of_a_view_is_caught():
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x.exp()  # exp's VJP reads its output
+    loss = y[1:].sum()
+    with engine.no_grad():
+        y[0] = 5.0
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_a_copy_made_by_advanced_indexing_is_not_an_alias():
+    x = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = x * 1
+    picked = y[[0, 2]]
+    loss = (y * y).sum()
+    with engine.no_grad():
+        picked += 1  # a copy: writing it cannot change y
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0, 6.0])
