@@ -259,3 +259,14 @@ def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def announce_environment(threads: int | None) -> dict:
+    """Set the thread counts if asked, print the environment summary (and a busy-machine warning); return it."""
+    threads_set = set_threads(threads) if threads else None
+    env = environment()
+    env["threads_set_by_bench"] = threads_set
+    print(environment_summary(env))
+    if warning := busy_warning(env):
+        print(warning)
+    return env

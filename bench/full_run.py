@@ -19,14 +19,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench._common import (  # noqa: E402
-    busy_warning,
-    environment,
-    environment_summary,
+    announce_environment,
     find_names,
     mib,
     peak_rss_bytes,
     rss_bytes,
-    set_threads,
     write_json,
 )
 
@@ -62,12 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.backend == "torch":
         import torch  # noqa: F401  (so the environment reports its threads)
-    threads_set = set_threads(args.threads) if args.threads else None
-    env = environment()
-    env["threads_set_by_bench"] = threads_set
-    print(environment_summary(env))
-    if warning := busy_warning(env):
-        print(warning)
+    env = announce_environment(args.threads)
 
     t_start = time.perf_counter()
     names = load_names(find_names(args.data))

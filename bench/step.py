@@ -27,11 +27,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
 from bench._common import (  # noqa: E402
-    busy_warning,
-    environment,
-    environment_summary,
+    announce_environment,
     find_names,
-    set_threads,
     write_json,
 )
 
@@ -371,12 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         if any(b.startswith("torch") for b in backends):
             parser.error("torch is not installed (pip install -e '.[torch]'), or pass --backends engine manual")
 
-    threads_set = set_threads(args.threads) if args.threads else None
-    env = environment()
-    env["threads_set_by_bench"] = threads_set
-    print(environment_summary(env))
-    if warning := busy_warning(env):
-        print(warning)
+    env = announce_environment(args.threads)
     X, Y, vocab_size, source = training_examples(find_names(args.data), block_size=3)
     print(source)
     print(f"{windows} windows x ~{window_s:g} s per backend per size, interleaved; {args.clock} clock; "

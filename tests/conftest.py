@@ -6,6 +6,7 @@ CI=true it fails them, because a skipped three-way test is a hidden red.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from pathlib import Path
@@ -56,3 +57,14 @@ def dot_binary() -> str:
     if path is None:
         missing("the Graphviz `dot` binary (apt-get install graphviz)")
     return path
+
+
+@pytest.fixture
+def refcount_only():
+    """Cyclic GC off for the test, so anything freed was freed by reference counting alone."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

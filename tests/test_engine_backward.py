@@ -7,7 +7,6 @@ backward fail instead of returning a wrong gradient. The 100,000-op chains prove
 
 from __future__ import annotations
 
-import gc
 import subprocess
 import sys
 import textwrap
@@ -23,15 +22,6 @@ ROOT = Path(__file__).resolve().parent.parent
 DEPTH = 100_000
 
 
-@pytest.fixture
-def refcount_only():
-    """Cyclic GC off for the test, so anything freed was freed by reference counting alone."""
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 # ---- deep graphs --------------------------------------------------------------------------------

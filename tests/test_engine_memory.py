@@ -7,7 +7,6 @@ that held its own output node (or a node that held itself) would keep the whole 
 
 from __future__ import annotations
 
-import gc
 import weakref
 
 import numpy as np
@@ -15,16 +14,6 @@ import pytest
 
 import engine
 import engine.functional as F
-
-
-@pytest.fixture
-def refcount_only():
-    gc.collect()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def make_params(seed: int = 0) -> dict:
