@@ -22,23 +22,19 @@ def cross_entropy(logits: NDArray, Yb: NDArray) -> tuple[float, NDArray]:
     """
     n = logits.shape[0]
     norm_logits = logits - logits.max(1, keepdims=True)  # (n, vocab)
-    target_logits = norm_logits[np.arange(n), Yb]  # (n,); read before exp overwrites norm_logits
-    counts = np.exp(norm_logits, out=norm_logits)  # (n, vocab); in place: norm_logits is not read again
+    counts = np.exp(norm_logits)  # (n, vocab)
     counts_sum = counts.sum(1, keepdims=True)  # (n, 1)
-    loss = (np.log(counts_sum).sum() - target_logits.sum()) / n
-    probs = counts  # (n, vocab)
-    probs /= counts_sum
-    return float(loss), probs
+    loss = (np.log(counts_sum).sum() - norm_logits[np.arange(n), Yb].sum()) / n
+    return float(loss), counts / counts_sum
 
 
 def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
     """dlogits = (probs - one_hot(Yb)) / n, the fused cross-entropy gradient given probs = softmax(logits).
 
-    Overwrites probs (both callers have just made it); inputs are not checked: the callers have done it.
+    Inputs are not checked: the callers have done it.
     """
     n = probs.shape[0]
-    dlogits = probs  # (n, vocab)
-    dlogits *= 1 / n
+    dlogits = probs * (1 / n)  # (n, vocab)
     dlogits[np.arange(n), Yb] -= 1 / n
     return dlogits
 
@@ -86,12 +82,8 @@ def _batchnorm_backward(
     sum_i dhpreact*bnraw = dbngain, so the caller passes those in rather than summing twice.
     """
     n = dhpreact.shape[0]
-    # the second form above, built in one buffer: the 1/n taken inside saves one pass over (n, n_hidden)
-    dhprebn = bnraw * (dbngain / (1 - n))  # (n, n_hidden)
-    dhprebn += dhpreact
-    dhprebn -= dbnbias / n
-    dhprebn *= bngain * bnvar_inv
-    return dhprebn
+    # the second form above: the 1/n taken inside saves one pass over (n, n_hidden)
+    return bngain * bnvar_inv * (dhpreact - dbnbias / n - bnraw * (dbngain / (n - 1)))  # (n, n_hidden)
 
 
 def backward_after_logits(
@@ -112,9 +104,7 @@ def backward_after_logits(
     dh = dlogits @ W2.T  # (n, n_hidden)
     dW2 = h.T @ dlogits  # (n_hidden, vocab)
     db2 = dlogits.sum(0)  # (vocab,)
-    dhpreact = h * h  # (n, n_hidden)
-    np.subtract(1.0, dhpreact, out=dhpreact)  # tanh' = 1 - h**2, from the output
-    dhpreact *= dh
+    dhpreact = (1.0 - h**2) * dh  # (n, n_hidden)
     dbngain = (bnraw * dhpreact).sum(0, keepdims=True)  # (1, n_hidden)
     dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
     dhprebn = _batchnorm_backward(dhpreact, bngain, bnvar_inv, bnraw, dbnbias, dbngain)  # (n, n_hidden)
