@@ -45,7 +45,7 @@ def forward_train(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> tu
     """
     Xb, Yb = np.asarray(Xb), np.asarray(Yb)
     n = check_model(params, Xb, Yb, "forward_train").n
-    emb = params["C"][Xb]  # (n, block_size, n_embd)
+    emb = params["C"].take(Xb, axis=0)  # (n, block_size, n_embd); C[Xb] without fancy indexing's overhead
     embcat = emb.reshape(n, -1)  # (n, block_size*n_embd)
     hprebn = embcat @ params["W1"] + params["b1"]  # (n, n_hidden)
     # sums rather than .mean() and .var(ddof=1): those take 2x and 3x as long at this size
@@ -72,6 +72,7 @@ def step_grads(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> StepR
 
 def sgd_update(params: Mapping[str, NDArray], grads: Mapping[str, NDArray], lr: float) -> None:
     """p -= lr * dp for every parameter, in place (so the arrays keep their identity and dtype)."""
+    lr = np.asarray(lr, dtype=params["C"].dtype)  # a 0-d array multiplies with half a Python float's overhead
     for name in PARAM_NAMES:
         param = params[name]
         param -= lr * grads[f"d{name}"]
