@@ -124,6 +124,14 @@ class CheckResult:
         bad = [f"{r.name}: {p}" for r in self.rows + self.fused for p, c in r.pairs.items() if not c.approximate]
         return bad + [f"{f.name}: finite differences" for f in self.finite_differences if not f.ok]
 
+    def row(self, name: str) -> Row:
+        """The row of `name`; the notebook's `bnstd_inv` finds the lecture's `bnvar_inv`."""
+        name = ALIASES.get(name, name)
+        for r in self.rows:
+            if r.name == name:
+                return r
+        raise KeyError(f"check: no row named {name!r}; the rows are {', '.join(r.name for r in self.rows)}")
+
     def verdicts(self) -> dict[str, dict]:
         """{name: {exact, approximate, maxdiff, rounding}} over all pairs — what `viz.draw(check=...)` colours by.
 

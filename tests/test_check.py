@@ -112,6 +112,9 @@ def test_result_is_plain_data_and_json(splits, torch):
     assert data["ok"] is True and len(data["rows"]) == 26
     assert set(data["rows"][0]["pairs"]) == {"engine/torch", "manual/torch", "manual/engine"}
     assert set(result.verdicts()["C"]) == {"exact", "approximate", "maxdiff", "rounding"}
+    assert result.row("bnstd_inv") is result.row("bnvar_inv")  # the notebook's name and the lecture's
+    with pytest.raises(KeyError, match="no row named 'bnstd'"):
+        result.row("bnstd")
 
 
 def test_check_cli_exit_codes_and_json(names_path, torch):
