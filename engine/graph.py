@@ -106,8 +106,9 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
 
     Nodes are taken latest-made first (a max-heap on `_seq`), so when a node is taken every consumer
     has already handed it its VJP, and its gradient for this pass is complete: the sum of those VJPs.
-    The node adds it to its own `.grad` (`_accumulate`) and hands it on through its VJP. Only nodes
-    that receive a gradient are visited. Without `retain_graph` the VJPs are dropped afterwards, as
+    The node adds it to its own `.grad` (`_accumulate`) and hands it on through its VJP; a leaf has
+    no VJP, so each contribution is added to its grad as it arrives. Only nodes that receive a
+    gradient are visited. Without `retain_graph` the VJPs are dropped afterwards, as
     torch frees its saved tensors.
     """
     grads = {id(root): seed}
@@ -132,6 +133,9 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
             if pg is None or not parent._rg:
                 continue
             pg = parent._fit(pg, node._op)
+            if not parent._parents:  # a leaf has nothing to pass on: add to its grad now, no scheduling
+                parent._accumulate(pg)
+                continue
             key = id(parent)
             prev = grads.get(key)
             if prev is None:
