@@ -150,3 +150,20 @@ def test_float32_rounding_misses_are_told_apart_from_wrong_derivatives(splits, t
     assert not result.ok and result.rounding_only
     assert all(result.verdicts()[name]["rounding"] for name in missed)
     assert "differs*" in result.table() and "DIFFERS" not in result.table()
+
+
+def test_the_graph_paints_a_broken_manual_gradient_red(splits, torch):
+    import viz
+    from model.cli import makemore_graph
+
+    cfg = Config(batch_size=32, n_hidden=200, dtype="float64")
+    result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, cfg, backward=_broken_chain(),
+                       with_finite_differences=False)
+    source = makemore_graph(splits, cfg, check=result.verdicts()).source
+    lines = {name: next(line for line in source.splitlines() if f"<B>{name}</B>" in line)
+             for name in ("W1", "hprebn", "logits", "W2", "bndiff2")}
+    for name in ("W1", "hprebn"):  # downstream of the broken line
+        assert viz.CHECK_FILL["mismatch"] in lines[name] and "WRONG" in lines[name]
+    for name in ("logits", "W2", "bndiff2"):  # upstream: untouched
+        assert viz.CHECK_FILL["mismatch"] not in lines[name]
+        assert viz.CHECK_FILL["approximate"] in lines[name] or viz.CHECK_FILL["exact"] in lines[name]
