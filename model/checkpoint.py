@@ -12,9 +12,8 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import secrets
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -22,6 +21,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .data import Vocab
+from .files import atomic_write
 from .mlp import PARAM_NAMES, Config
 
 FORMAT_VERSION = 1
@@ -124,50 +124,6 @@ def save_checkpoint(
 
     atomic_write(path, write)
     return path
-
-
-def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> Path:
-    """Call write(f) on a new temporary file beside `path`, fsync it, then os.replace it onto `path`.
-
-    Readers see the old file or the whole new one, never a part; on any exception (KeyboardInterrupt
-    included) the temporary file is removed and `path` is untouched. The directory is created if
-    needed. The file is created with mode 0o666 minus the umask, like open() (mkstemp's 0o600 would
-    make every checkpoint private).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.part"
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    # makes the rename itself durable; not every platform can open a directory (Windows cannot)
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

@@ -14,7 +14,6 @@ import http.client
 import importlib.resources
 import os
 import random
-import tempfile
 import threading
 import unicodedata
 import urllib.error
@@ -24,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .files import atomic_write
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
@@ -209,21 +210,6 @@ def _fetch_blocking(url: str, timeout: float, give_up: threading.Event) -> bytes
     return b"".join(chunks)
 
 
-def _write_atomic(dest: Path, data: bytes) -> None:
-    # a temp file in the same directory, then os.replace: readers see the old file or the whole new one
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def download_names(
     dest: str | os.PathLike[str],
     *,
@@ -233,9 +219,8 @@ def download_names(
     total_timeout: float = 6.0,
 ) -> Path:
     """Download `url`, verify its sha256, and write it atomically to `dest`; nothing is written on failure."""
-    dest = Path(dest)
-    _write_atomic(dest, fetch_names(url, sha256, timeout=timeout, total_timeout=total_timeout))
-    return dest
+    data = fetch_names(url, sha256, timeout=timeout, total_timeout=total_timeout)
+    return atomic_write(dest, lambda f: f.write(data))
 
 
 def census_names() -> list[str]:
@@ -320,7 +305,7 @@ def _find_names(
         return NamesSource(words, _describe(words, origin), None)
     words, blank = parse_names(data, url, max_len=max_len)
     try:
-        _write_atomic(cached, data)
+        atomic_write(cached, lambda f: f.write(data))
     except OSError as e:  # a read-only cache costs a download next time, not this run
         origin = f"downloaded from {url} (sha256 verified, not cached: {e.strerror or e}){stale}"
         return NamesSource(words, _describe(words, origin, blank), None, blank)
