@@ -818,7 +818,8 @@ def getitem(x, key) -> Tensor:
             return (gx,)
 
     owner = x._data if x._data.base is None else x._data.base
-    return make_op(out, parents, vjp, "index", view_of=x if out.base is owner else None)  # basic index: a view
+    # the user's key rides along as the op's argument, so a drawing can say what was indexed
+    return make_op(out, parents, vjp, "index", key, view_of=x if out.base is owner else None)
 
 
 # ---- methods ----------------------------------------------------------------------------

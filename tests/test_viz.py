@@ -13,6 +13,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import engine
@@ -177,7 +178,7 @@ def test_parameters_intermediates_constants_and_indices_look_different():
     for const in ("Xb", "scale"):
         assert attr(cb[by_name(src, const)], "style") == "dashed"
         assert attr(cb[by_name(src, const)], "color") == viz.GREY
-    index = by_op(src, "index")
+    index = by_op(src, "index[·]")
     (xb_edge,) = [m for m in EDGE.finditer(src) if m.group(1) == by_name(src, "Xb")]
     assert xb_edge.group(2) == index and "dashed" in (xb_edge.group(3) or "")
     assert attr(cb[by_name(src, "out")], "peripheries") == "2"
@@ -433,3 +434,13 @@ def test_value_mlp_of_thousands_of_nodes_draws_and_renders_svg_quickly(dot_binar
     assert len(boxes(g.source)) == n
     assert len(ET.fromstring(svg).findall(".//{http://www.w3.org/2000/svg}g[@class='node']")) == len(nodes(g.source))
     assert seconds < 20, f"{n} values took {seconds:.1f} s"  # about 2-5 s with Graphviz 2.43 on 2 busy cores
+
+
+def test_index_ops_say_what_they_index():
+    C = engine.tensor(np.ones((27, 10)), requires_grad=True)
+    Xb = engine.tensor([[1, 2, 3], [0, 0, 1]])
+    logits = C[Xb].view(2, -1)
+    picked = logits[range(2), engine.tensor([0, 5])][1:]
+    src = viz.draw(picked[None, ..., ::2].sum()).source
+    for text in ("index[·]", "index[range(0, 2), ·]", "index[1:]", "index[None, ..., ::2]"):
+        assert text in src, text

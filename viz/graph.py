@@ -164,10 +164,26 @@ def _tensor_label(node: Node, name: str | None, detail: str, verdict: Verdict | 
     return "<" + "<BR/>".join(lines) + ">"
 
 
+def _index_part(k: Any) -> str:
+    if isinstance(k, Tensor | np.ndarray):
+        return "·"  # a tensor index: drawn as an input edge
+    if isinstance(k, range):
+        return f"range({k.start}, {k.stop}{'' if k.step == 1 else f', {k.step}'})"
+    if isinstance(k, slice):
+        a, b = ("" if v is None else str(v) for v in (k.start, k.stop))
+        return f"{a}:{b}" if k.step is None else f"{a}:{b}:{k.step}"
+    if k is Ellipsis:
+        return "..."
+    text = repr(k)
+    return text if len(text) <= 20 else text[:17] + "…"
+
+
 def _op_label(node: Node) -> str:
     op, arg = node._op, getattr(node, "_arg", None)
     if arg is None:
         text = op
+    elif op == "index":
+        text = "index[" + ", ".join(map(_index_part, arg if isinstance(arg, tuple) else (arg,))) + "]"
     elif op in _DIM_OPS:
         text = f"{op}(dim={arg})"
     else:
