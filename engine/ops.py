@@ -776,7 +776,7 @@ def getitem(x, key) -> Tensor:
         parents, npkey = (x, key), key._data  # C[Xb], the embedding: skip the general key handling
     else:
         parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
-        npkey = _index_key(key, x.shape)
+        npkey = _index_key(key)
     try:
         out = x._data[npkey]
     except IndexError as e:

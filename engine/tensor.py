@@ -324,7 +324,7 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace("setitem", value)
-        key = _index_key(key, self.shape)
+        key = _index_key(key)
         try:
             self._data[key] = value._data if isinstance(value, Tensor) else value
         except (ValueError, TypeError) as e:
@@ -451,7 +451,7 @@ def as_tensor(x) -> Tensor:
     return _leaf(_to_array(x, copy=False))
 
 
-def _index_part(k, axis_len):
+def _index_part(k):
     if isinstance(k, Tensor):
         k = k._data
     elif isinstance(k, range):
@@ -472,11 +472,11 @@ def _index_part(k, axis_len):
                      f"indices, got {type(k).__name__} {k!r:.40}")
 
 
-def _index_key(key, shape):
+def _index_key(key):
     """Normalise a torch-style index (Tensors, ranges, lists) into a NumPy one."""
     if isinstance(key, tuple):
-        return tuple(_index_part(k, None) for k in key)
-    return _index_part(key, None)
+        return tuple(_index_part(k) for k in key)
+    return _index_part(key)
 
 
 # ---- creation -------------------------------------------------------------------------
