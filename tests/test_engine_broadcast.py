@@ -54,16 +54,21 @@ def apply(name, lib, a, b):
     return lib.maximum(a, b) if fn is None else fn(a, b)
 
 
+def draw_inputs(name, shapes, seed):
+    """Operands of the drawn broadcastable shapes (kept in the op's safe domain) and an output gradient."""
+    _, draw_a, draw_b = BINARY[name]
+    rng = np.random.default_rng(seed)
+    (sa, sb), result = shapes.input_shapes, shapes.result_shape
+    return draw_a(rng, sa), draw_b(rng, sb), normal(rng, result)
+
+
 @pytest.mark.parametrize("name", list(BINARY))
 @SETTINGS
 @given(shapes=PAIRS, seed=SEEDS)
 def test_binary_gradients_match_torch(torch, name, shapes, seed):
     """Output shape/values and both gradients equal torch's for any pair of broadcastable shapes."""
-    _, draw_a, draw_b = BINARY[name]
-    rng = np.random.default_rng(seed)
+    a_np, b_np, r = draw_inputs(name, shapes, seed)
     (sa, sb), result = shapes.input_shapes, shapes.result_shape
-    a_np, b_np = draw_a(rng, sa), draw_b(rng, sb)
-    r = normal(rng, result)
 
     a, b = engine.tensor(a_np, requires_grad=True), engine.tensor(b_np, requires_grad=True)
     out = apply(name, engine, a, b)
@@ -84,11 +89,7 @@ def test_binary_gradients_match_torch(torch, name, shapes, seed):
 @given(shapes=PAIRS, seed=SEEDS)
 def test_binary_gradient_with_a_constant_operand(torch, name, shapes, seed):
     """Only one side requires grad (the other a constant tensor): its gradient still matches, the other stays None."""
-    _, draw_a, draw_b = BINARY[name]
-    rng = np.random.default_rng(seed)
-    (sa, sb), result = shapes.input_shapes, shapes.result_shape
-    a_np, b_np = draw_a(rng, sa), draw_b(rng, sb)
-    r = normal(rng, result)
+    a_np, b_np, r = draw_inputs(name, shapes, seed)
     for grad_a in (True, False):
         a, b = engine.tensor(a_np, requires_grad=grad_a), engine.tensor(b_np, requires_grad=not grad_a)
         apply(name, engine, a, b).backward(r)
