@@ -12,6 +12,7 @@ import numpy as np
 
 from . import ops
 from .dtypes import int64
+from .graph import add_reduce
 from .tensor import Tensor, _leaf, as_tensor, make_op
 
 tanh = ops.tanh
@@ -27,7 +28,7 @@ def _shifted_exp(d: np.ndarray, axis: int):
     """exp(x - max x) and its sum: subtracting the max keeps exp from overflowing."""
     z = d - d.max(axis=axis, keepdims=True)
     e = np.exp(z)
-    return z, e, e.sum(axis=axis, keepdims=True)
+    return z, e, add_reduce(e, (axis,), True)
 
 
 def softmax(x, dim=None) -> Tensor:
@@ -39,7 +40,7 @@ def softmax(x, dim=None) -> Tensor:
 
     # z = softmax(x); dx = z * (g - sum_j g_j z_j)
     def vjp(g):
-        return (out * (g - (g * out).sum(axis=axis, keepdims=True)),)
+        return (out * (g - add_reduce(g * out, (axis,), True)),)
 
     return make_op(out, (x,), vjp, "softmax", dim)
 
@@ -53,7 +54,7 @@ def log_softmax(x, dim=None) -> Tensor:
 
     # z = log_softmax(x); dx = g - softmax(x) * sum_j g_j
     def vjp(g):
-        return (g - np.exp(out) * g.sum(axis=axis, keepdims=True),)
+        return (g - np.exp(out) * add_reduce(g, (axis,), True),)
 
     return make_op(out, (x,), vjp, "log_softmax", dim)
 
@@ -121,16 +122,16 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
             raise ValueError(f"batch_norm_train: {what} of shape {t.shape} for {features} features; "
                              f"expected ({features},) or (1, {features})")
     d = ops._float_data(x)
-    diff = d - np.add.reduce(d, axis=0, keepdims=True) / n  # (n, features)
-    var_inv = (np.add.reduce(diff * diff, axis=0, keepdims=True) / (n - 1) + eps) ** -0.5  # (1, features)
+    diff = d - add_reduce(d, (0,), True) / n  # (n, features)
+    var_inv = (add_reduce(diff * diff, (0,), True) / (n - 1) + eps) ** -0.5  # (1, features)
     raw = diff * var_inv  # (n, features)
     gd = gain._data
     out = gd * raw + bias._data
 
     # the lecture's Exercise 3 (see the docstring); the two batch sums are also dgain and dbias
     def vjp(g):
-        dgain = np.add.reduce(g * raw, axis=0, keepdims=True)
-        dbias = np.add.reduce(g, axis=0, keepdims=True)
+        dgain = add_reduce(g * raw, (0,), True)
+        dbias = add_reduce(g, (0,), True)
         dx = (gd * var_inv / n) * (n * g - dbias - raw * (n / (n - 1) * dgain))
         return dx, dgain, dbias
 

@@ -15,6 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from .dtypes import float32, int64
+from .graph import add_reduce
 from .tensor import Tensor, _index_key, _leaf, as_tensor, make_op
 
 # ---- operands ---------------------------------------------------------------------------
@@ -457,9 +458,6 @@ def _count(shape: tuple, axes) -> int:
     return math.prod(shape) if axes is None else math.prod([shape[i] for i in axes])
 
 
-_add_reduce = np.add.reduce  # ndarray.mean/.sum go through Python wrappers; this is the ufunc itself
-
-
 def sum(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> Tensor:  # noqa: A001
     """Sum over `dim` (all by default)."""
     x = as_tensor(x)
@@ -472,7 +470,7 @@ def sum(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> 
     def vjp(g):
         return (_spread(g, shape, axes, keepdim),)
 
-    return make_op(_add_reduce(d, axis=axes, keepdims=keepdim), (x,), vjp, "sum", dim)
+    return make_op(add_reduce(d, axes, keepdim), (x,), vjp, "sum", dim)
 
 
 def mean(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> Tensor:
@@ -488,7 +486,7 @@ def mean(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) ->
     def vjp(g):
         return (_spread(g / n, shape, axes, keepdim),)
 
-    return make_op(_add_reduce(d, axis=axes, keepdims=keepdim) / n, (x,), vjp, "mean", dim)
+    return make_op(add_reduce(d, axes, keepdim) / n, (x,), vjp, "mean", dim)
 
 
 def _correction(unbiased, correction, op: str) -> int:
@@ -507,8 +505,8 @@ def _moments(x: Tensor, dim, unbiased, correction, op: str):
             "use correction=0 (unbiased=False) or more elements"
         )
     d = _float_data(x)
-    diff = d - _add_reduce(d, axis=axes, keepdims=True) / n
-    var = _add_reduce(diff * diff, axis=axes, keepdims=True) / (n - ddof)
+    diff = d - add_reduce(d, axes, True) / n
+    var = add_reduce(diff * diff, axes, True) / (n - ddof)
     return axes, ddof, n, diff, var
 
 

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import BN_EPS, check_model, intermediates
+from manual._common import BN_EPS, batch_sum, check_model, intermediates
 from manual.embedding import embedding_backward
 
 # The intermediates the chain reads (the others' gradients need only these and the parameters).
@@ -63,16 +63,16 @@ def backward_chain(
     # logits = h @ W2 + b2
     dh = dlogits @ W2.T  # (n, n_hidden)
     dW2 = h.T @ dlogits  # (n_hidden, vocab)
-    db2 = dlogits.sum(0)  # (vocab,); undo the broadcast over the batch
+    db2 = batch_sum(dlogits)  # (vocab,); undo the broadcast over the batch
     # h = tanh(hpreact)
     dhpreact = (1.0 - h**2) * dh  # (n, n_hidden)
     # hpreact = bngain * bnraw + bnbias
-    dbngain = (bnraw * dhpreact).sum(0, keepdims=True)  # (1, n_hidden)
+    dbngain = batch_sum(bnraw * dhpreact, keepdims=True)  # (1, n_hidden)
     dbnraw = bngain * dhpreact  # (n, n_hidden)
-    dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
+    dbnbias = batch_sum(dhpreact, keepdims=True)  # (1, n_hidden)
     # bnraw = bndiff * bnvar_inv
     dbndiff = bnvar_inv * dbnraw  # (n, n_hidden); first of bndiff's two uses
-    dbnvar_inv = (bndiff * dbnraw).sum(0, keepdims=True)  # (1, n_hidden)
+    dbnvar_inv = batch_sum(bndiff * dbnraw, keepdims=True)  # (1, n_hidden)
     # bnvar_inv = (bnvar + eps)**-0.5
     dbnvar = -0.5 * (bnvar + BN_EPS) ** -1.5 * dbnvar_inv  # (1, n_hidden)
     # bnvar = 1/(n-1) * bndiff2.sum(0, keepdims=True), Bessel's correction
@@ -81,13 +81,13 @@ def backward_chain(
     dbndiff += 2.0 * bndiff * dbndiff2  # (n, n_hidden)
     # bndiff = hprebn - bnmeani
     dhprebn = dbndiff.copy()  # (n, n_hidden); first of hprebn's two uses
-    dbnmeani = -dbndiff.sum(0, keepdims=True)  # (1, n_hidden)
+    dbnmeani = -batch_sum(dbndiff, keepdims=True)  # (1, n_hidden)
     # bnmeani = 1/n * hprebn.sum(0, keepdims=True)
     dhprebn += 1 / n * np.ones_like(hprebn) * dbnmeani  # (n, n_hidden)
     # hprebn = embcat @ W1 + b1
     dembcat = dhprebn @ W1.T  # (n, block_size*n_embd)
     dW1 = embcat.T @ dhprebn  # (block_size*n_embd, n_hidden)
-    db1 = dhprebn.sum(0)  # (n_hidden,)
+    db1 = batch_sum(dhprebn)  # (n_hidden,)
     # embcat = emb.reshape(n, -1)
     demb = dembcat.reshape(emb.shape)  # (n, block_size, n_embd)
     # emb = C[Xb]

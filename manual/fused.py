@@ -10,7 +10,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import check_batch_size, check_labels, check_model, check_shapes, intermediates
+from manual._common import batch_sum, check_batch_size, check_labels, check_model, check_shapes, intermediates
 from manual.embedding import embedding_backward
 
 
@@ -68,8 +68,8 @@ def batchnorm_backward(dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, b
     arrays = {"bngain": np.asarray(bngain), "bnvar_inv": np.asarray(bnvar_inv), "bnraw": bnraw}
     expected = {"bngain": (1, n_hidden), "bnvar_inv": (1, n_hidden), "bnraw": (n, n_hidden)}
     check_shapes(arrays, expected, f"batchnorm_backward (dhpreact is {dhpreact.shape})")
-    dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
-    dbngain = (dhpreact * bnraw).sum(0, keepdims=True)  # (1, n_hidden)
+    dbnbias = batch_sum(dhpreact, keepdims=True)  # (1, n_hidden)
+    dbngain = batch_sum(dhpreact * bnraw, keepdims=True)  # (1, n_hidden)
     return _batchnorm_backward(dhpreact, arrays["bngain"], arrays["bnvar_inv"], bnraw, dbnbias, dbngain)
 
 
@@ -103,13 +103,13 @@ def backward_after_logits(
     C, W1, W2, bngain = params["C"], params["W1"], params["W2"], params["bngain"]
     dh = dlogits @ W2.T  # (n, n_hidden)
     dW2 = h.T @ dlogits  # (n_hidden, vocab)
-    db2 = dlogits.sum(0)  # (vocab,)
+    db2 = batch_sum(dlogits)  # (vocab,)
     dhpreact = (1.0 - h**2) * dh  # (n, n_hidden)
-    dbngain = (bnraw * dhpreact).sum(0, keepdims=True)  # (1, n_hidden)
-    dbnbias = dhpreact.sum(0, keepdims=True)  # (1, n_hidden)
+    dbngain = batch_sum(bnraw * dhpreact, keepdims=True)  # (1, n_hidden)
+    dbnbias = batch_sum(dhpreact, keepdims=True)  # (1, n_hidden)
     dhprebn = _batchnorm_backward(dhpreact, bngain, bnvar_inv, bnraw, dbnbias, dbngain)  # (n, n_hidden)
     dW1 = embcat.T @ dhprebn  # (block_size*n_embd, n_hidden)
-    db1 = dhprebn.sum(0)  # (n_hidden,)
+    db1 = batch_sum(dhprebn)  # (n_hidden,)
     dembcat = dhprebn @ W1.T  # (n, block_size*n_embd)
     demb = dembcat.reshape(*Xb.shape, C.shape[1])  # (n, block_size, n_embd)
     dC = embedding_backward(demb, Xb, C.shape[0])  # (vocab, n_embd)

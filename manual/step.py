@@ -11,7 +11,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import BN_EPS, PARAM_NAMES, check_model
+from manual._common import BN_EPS, PARAM_NAMES, batch_sum, check_model
 from manual.fused import backward_after_logits, cross_entropy, dlogits_from_probs
 
 
@@ -49,9 +49,9 @@ def forward_train(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> tu
     embcat = emb.reshape(n, -1)  # (n, block_size*n_embd)
     hprebn = embcat @ params["W1"] + params["b1"]  # (n, n_hidden)
     # sums rather than .mean() and .var(ddof=1): those take 2x and 3x as long at this size
-    bnmean = hprebn.sum(0, keepdims=True) * (1 / n)  # (1, n_hidden)
+    bnmean = batch_sum(hprebn, keepdims=True) * (1 / n)  # (1, n_hidden)
     bndiff = hprebn - bnmean  # (n, n_hidden)
-    bnvar = (bndiff * bndiff).sum(0, keepdims=True) * (1 / (n - 1))  # (1, n_hidden); Bessel's correction
+    bnvar = batch_sum(bndiff * bndiff, keepdims=True) * (1 / (n - 1))  # (1, n_hidden); Bessel's correction
     bnvar_inv = (bnvar + BN_EPS) ** -0.5  # (1, n_hidden)
     bnraw = bndiff * bnvar_inv  # (n, n_hidden)
     h = np.tanh(params["bngain"] * bnraw + params["bnbias"])  # (n, n_hidden)

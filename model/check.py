@@ -191,11 +191,18 @@ def _row_dict(r: Row) -> dict:
             "approximate": r.approximate, "maxdiff": r.maxdiff, "pairs": {k: asdict(v) for k, v in r.pairs.items()}}
 
 
-def _engine_forward(params: dict, Xb: np.ndarray, Yb: np.ndarray):
-    P = to_backend(params, engine)
-    fwd = forward_chunked(engine, P, engine.tensor(Xb), engine.tensor(Yb))
+def autograd_gradients(ns, params: dict, Xb: np.ndarray, Yb: np.ndarray) -> tuple[dict, dict[str, np.ndarray]]:
+    """The chunked forward and its backward on `ns` (engine or torch) from NumPy parameters.
+
+    Returns the forward tensors by name and the gradients of all 26 checked tensors as NumPy arrays.
+    """
+    P = to_backend(params, ns)
+    fwd = forward_chunked(ns, P, ns.as_tensor(Xb), ns.as_tensor(Yb))
+    for t in fwd.values():
+        t.retain_grad()
     fwd["loss"].backward()
-    return P, fwd
+    grads = {**{n: fwd[n].grad for n in INTERMEDIATES[:-1]}, **{n: P[n].grad for n in PARAM_NAMES}}
+    return fwd, {n: np.asarray(g) for n, g in grads.items()}
 
 
 def _loss64(params: dict, Xb: np.ndarray, Yb: np.ndarray) -> float:
@@ -208,7 +215,7 @@ def finite_differences(params: dict, Xb: np.ndarray, Yb: np.ndarray, rng: np.ran
                        backward: Callable = manual.backward_chain, h: float = 1e-5) -> list[FiniteDifference]:
     """Central differences of the float64 loss along one random unit direction per parameter."""
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
-    _, fwd = _engine_forward(p64, Xb, Yb)
+    fwd, _ = autograd_gradients(engine, p64, Xb, Yb)
     grads = backward({k: v.data for k, v in fwd.items()}, p64, Xb, Yb)
     out = []
     for name in PARAM_NAMES:
@@ -239,21 +246,15 @@ def run_check(X: np.ndarray, Y: np.ndarray, vocab_size: int, cfg: Config, *,
     config = {**cfg.to_dict(), "vocab_size": vocab_size}
     notes = []
 
-    P, fwd = _engine_forward(params, Xb, Yb)
-    got = {"engine": {**{n: fwd[n].grad for n in INTERMEDIATES[:-1]}, **{n: P[n].grad for n in PARAM_NAMES}}}
+    fwd, engine_grads = autograd_gradients(engine, params, Xb, Yb)
+    got = {"engine": engine_grads}
     mg = backward({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
     got["manual"] = {n: mg["d" + n] for n in CHECKED}
     fused = manual.backward_fused({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
 
     torch = _torch_or_none() if with_torch else None
     if torch is not None:
-        TP = to_backend(params, torch)
-        tf = forward_chunked(torch, TP, torch.from_numpy(Xb), torch.from_numpy(Yb))
-        for t in tf.values():
-            t.retain_grad()
-        tf["loss"].backward()
-        got["torch"] = {**{n: tf[n].grad.numpy() for n in INTERMEDIATES[:-1]},
-                        **{n: TP[n].grad.numpy() for n in PARAM_NAMES}}
+        got["torch"] = autograd_gradients(torch, params, Xb, Yb)[1]
     elif with_torch:
         notes.append("note: PyTorch is not installed, so only manual/engine is compared "
                      "(pip install 'ninjagrad[torch]' for the third opinion)")

@@ -15,9 +15,10 @@ import types
 import numpy as np
 import pytest
 
+import engine
 import manual.chain
 from model.check import CHECKED, run_check
-from model.mlp import Config
+from model.mlp import Config, init_params
 
 # rows whose gradient flows through dbndiff's second term (bnvar's path)
 DOWNSTREAM_OF_DBNDIFF = {"bndiff", "bnmeani", "hprebn", "W1", "embcat", "emb", "C"}
@@ -52,6 +53,33 @@ def test_float32_lecture_config_is_approximate_everywhere(splits, torch):
     result = _check(splits, batch_size=32, n_hidden=200)
     assert result.ok, result.failures()
     assert all(r.pairs["manual/engine"].approximate for r in result.rows)
+
+
+@pytest.mark.parametrize("n_hidden", [64, 200])
+def test_float32_batch_sums_are_as_accurate_as_torchs(splits, torch, n_hidden):
+    """At batch 1024 the engine's float32 batch sums are off the float64 ones by at most 5x torch's error.
+
+    With NumPy's sequential axis-0 sums they were 7-23x (b2 1.9e-7 against torch's 8e-9), enough to miss
+    torch.allclose on W1, b1 and W2; the pairwise sums bring them to 0.4-3.9x over 10 seeds.
+    """
+    from model.check import autograd_gradients
+
+    cfg = Config(batch_size=1024, n_hidden=n_hidden)
+    rng = np.random.default_rng(cfg.seed)
+    params = init_params(splits.vocab.size, cfg, rng)
+    ix = rng.integers(0, len(splits.Xtr), cfg.batch_size)
+    Xb, Yb = splits.Xtr[ix], splits.Ytr[ix]
+    exact = autograd_gradients(engine, {k: v.astype(np.float64) for k, v in params.items()}, Xb, Yb)[1]
+    ours, theirs = autograd_gradients(engine, params, Xb, Yb)[1], autograd_gradients(torch, params, Xb, Yb)[1]
+    for name in ("b2", "bngain", "bnbias", "bnmeani"):
+        assert np.abs(ours[name] - exact[name]).max() <= 5 * np.abs(theirs[name] - exact[name]).max(), name
+
+
+def test_float32_batch_1024_is_approximate_everywhere(splits, torch):
+    # it missed on W1, b1 and W2 before the batch sums were pairwise (the test above); at n_hidden 200, W2
+    # still misses by 9e-8: OpenBLAS's and MKL's float32 matmuls over 1024 rows round differently
+    result = _check(splits, batch_size=1024, n_hidden=64)
+    assert result.ok, result.failures()
 
 
 def test_manual_and_engine_share_one_forward_so_the_chain_is_exact_on_most_rows(splits, torch):
