@@ -38,3 +38,14 @@ def test_step_benchmark_quick_run_writes_json(torch, tmp_path):
         ("manual", "torch"), ("engine", "torch"), ("engine", "manual")}
     assert report["environment"]["numpy"] and report["environment"]["torch"]["version"]
     assert "PASS" in proc.stdout or "MISS" in proc.stdout
+
+
+def test_float32_agreement_script_counts_every_pair(torch, names_path, tmp_path):
+    """bench/float32_agreement.py on one seed at batch 2, where every pair misses (see the README)."""
+    cmd = [sys.executable, str(ROOT / "bench" / "float32_agreement.py"), "--seeds", "1", "--batch", "2",
+           "--hidden", "64", "--data", str(names_path)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    counts = {line.split("  ")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("  ")}
+    assert set(counts) == {"torch32 vs exact", "ideal vs torch32", "engine32 vs exact", "engine32 vs torch32"}
+    assert all(" 1  [" in line for line in counts.values()), proc.stdout  # 1 seed of 1 missed, rows named
