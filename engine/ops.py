@@ -794,7 +794,9 @@ def getitem(x, key) -> Tensor:
         def vjp(g):
             g2 = g.reshape(-1, rows)
             if small:
-                return (((np.arange(shape[0])[:, None] == idx).astype(g.dtype) @ g2).reshape(shape),)
+                one_hot = np.zeros((shape[0], idx.size), g.dtype)
+                one_hot[idx, np.arange(idx.size)] = 1  # indexed as the forward was: -1 is the last row
+                return ((one_hot @ g2).reshape(shape),)
             gx = np.zeros((shape[0], rows), g.dtype)
             np.add.at(gx, idx, g2)
             return (gx.reshape(shape),)
