@@ -770,13 +770,15 @@ def getitem(x, key) -> Tensor:
     The gradient scatter-adds into zeros, so an index that repeats accumulates.
     """
     x = as_tensor(x)
-    if type(key) is Tensor and key._data.ndim and key._data.dtype.kind in "iu" and x.ndim:
-        parents, npkey = (x, key), key._data  # C[Xb], the embedding: skip the general key handling
+    embedding = type(key) is Tensor and key._data.ndim and key._data.dtype.kind in "iu" and x.ndim
+    if embedding:  # C[Xb]: skip the general key handling
+        parents, npkey = (x, key), key._data
     else:
         parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
         npkey = _index_key(key)
     try:
-        out = x._data[npkey]
+        # for an integer array, take is x[npkey] at a third of fancy indexing's cost
+        out = x._data.take(npkey, axis=0) if embedding else x._data[npkey]
     except IndexError as e:
         raise IndexError(f"index into a tensor of shape {x.shape}: {e}") from None
     shape = x.shape
