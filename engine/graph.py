@@ -101,12 +101,13 @@ def add_reduce(x: np.ndarray, axes: tuple | None, keepdims: bool = False) -> np.
     sum's rounding error grows like n (3e-7 relative at n = 1024, 8x torch's, enough to fail
     torch.allclose against it). Halving such an axis (first half + second half) until at most
     PAIRWISE_ROWS slices remain makes the error grow like log n, as NumPy's own sums along the last
-    axis and torch's sums do. A batch of at most PAIRWISE_ROWS is summed exactly as NumPy does.
+    axis and torch's sums do. A batch of at most PAIRWISE_ROWS is summed exactly as NumPy does, and
+    so is an integer array (integer sums are exact; halving in a narrow type could overflow).
     A 0-d x accepts axis 0, as torch and ndarray.sum do.
     """
     if not x.ndim:
         axes = None
-    for axis in axes or ():
+    for axis in axes if axes is not None and x.dtype.kind in "fc" else ():
         if axis < x.ndim - 1:
             while (n := x.shape[axis]) > PAIRWISE_ROWS:
                 before, half = (slice(None),) * axis, n // 2

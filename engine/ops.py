@@ -16,7 +16,7 @@ import numpy as np
 
 from .dtypes import float32, int64
 from .graph import add_reduce
-from .tensor import Tensor, _index_key, _leaf, as_tensor, make_op
+from .tensor import Tensor, _index_key, _ints_first, _leaf, as_tensor, make_op
 
 # ---- operands ---------------------------------------------------------------------------
 
@@ -421,7 +421,7 @@ def where(cond, a, b) -> Tensor:
 
 
 def _dims(dim, ndim: int, op: str):
-    """`dim` (int, tuple, negative, or None for all) as a sorted tuple of axes."""
+    """`dim` (int, tuple, negative, or None for all) as a sorted tuple of axes; `()` means all, as torch."""
     if dim is None:
         return None
     if type(dim) is int and 0 <= dim < ndim:
@@ -437,7 +437,7 @@ def _dims(dim, ndim: int, op: str):
         axes.append(int(d) % n)
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {dim!r} names the same axis twice")
-    return tuple(sorted(axes)) if ndim else None
+    return tuple(sorted(axes)) if ndim and axes else None
 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
@@ -464,7 +464,7 @@ def sum(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None) -> 
     shape = x.shape
     axes = _dims(dim, x.ndim, "sum")
     keepdim = _keep(keepdim, keepdims)
-    d = x._data if x._data.dtype != np.bool_ else x._data.astype(int64)
+    d = x._data.astype(int64, copy=False) if x._data.dtype.kind in "biu" else x._data  # torch sums ints in int64
 
     # z = sum_i x_i; dz/dx_i = 1
     def vjp(g):
@@ -533,9 +533,11 @@ def std(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, *, cor
     axes, ddof, n, diff, v = _moments(x, dim, unbiased, correction, "std")
     s = np.sqrt(v)
 
-    # z = sqrt(var); dz/dx_i = (x_i - m) / ((n - c) z)
+    # z = sqrt(var); dz/dx_i = (x_i - m) / ((n - c) z), and 0 where z = 0 (as torch: x_i - m is 0 there too)
     def vjp(g):
-        return (diff * (_unreduce(g, axes, keepdim) / ((n - ddof) * s)),)
+        scale = np.zeros(s.shape, np.result_type(g, s))
+        np.divide(_unreduce(g, axes, keepdim), (n - ddof) * s, out=scale, where=s != 0)
+        return (diff * scale,)
 
     out = s if keepdim else s.reshape(np.sum(s, axis=axes).shape if axes else ())
     return make_op(out, (x,), vjp, "std", dim)
@@ -547,8 +549,9 @@ ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 def _extreme(x, dim, keepdim, keepdims, arg, op: str):
     """max/min: over everything a 0-d tensor; over one `dim` a (values, indices) pair.
 
-    The gradient goes to the returned index only (the first extreme on ties), as torch and
-    the lecture do; it is not split between ties.
+    Ties, as torch decides them: along `dim` the gradient goes to the returned index only (the
+    first extreme), as the lecture's logit_maxes needs; over everything it is split evenly
+    between the elements equal to the extreme.
     """
     if isinstance(dim, Tensor | np.ndarray):
         if op == "max":
@@ -561,34 +564,38 @@ def _extreme(x, dim, keepdim, keepdims, arg, op: str):
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {shape}")
     if dim is None:
         flat = int(arg(d))
+        ext = d.reshape(-1)[flat]
 
-        # z = x_k with k the arg-extreme; dz/dx = one-hot(k)
+        # z = the extreme of all x; dz/dx = 1/m at each of the m elements equal to it (a NaN: at its index)
         def vjp_all(g):
-            gx = np.zeros(d.size, g.dtype)
-            gx[flat] = g
-            return (gx.reshape(shape),)
+            ties = d == ext
+            if not ties.any():
+                ties.reshape(-1)[flat] = True
+            return (ties * (g / np.count_nonzero(ties)),)
 
-        return make_op(d.reshape(-1)[flat], (x,), vjp_all, op)
+        return make_op(ext, (x,), vjp_all, op)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
     (axis,) = _dims(dim, x.ndim, op) or (0,)
     keepdim = _keep(keepdim, keepdims)
-    idx = np.expand_dims(arg(d, axis=axis), axis) if d.ndim else np.zeros((), np.int64)
-    vals = np.take_along_axis(d, idx, axis) if d.ndim else d
+    if not d.ndim:
+        # z = x (a 0-d tensor is its own extreme along dim 0, as torch allows); dz/dx = 1
+        def vjp_0d(g):
+            return (g,)
+
+        return ValuesIndices(make_op(d.copy(), (x,), vjp_0d, op, dim), _leaf(np.zeros((), int64)))
+    idx = np.expand_dims(arg(d, axis=axis), axis)
+    vals = np.take_along_axis(d, idx, axis)
 
     # z = x[..., k, ...] along dim; dz/dx = one-hot(k) along dim
     def vjp(g):
         gx = np.zeros(shape, g.dtype)
-        if not keepdim and d.ndim:
-            g = np.expand_dims(g, axis)
-        np.put_along_axis(gx, idx, g, axis)
+        np.put_along_axis(gx, idx, g if keepdim else np.expand_dims(g, axis), axis)
         return (gx,)
 
-    if not keepdim and d.ndim:
-        vals, idx_out = vals.squeeze(axis), idx.squeeze(axis)
-    else:
-        idx_out = idx
-    return ValuesIndices(make_op(vals, (x,), vjp, op, dim), _leaf(np.asarray(idx_out, int64)))
+    indices = idx if keepdim else idx.squeeze(axis)
+    vals = vals if keepdim else vals.squeeze(axis)
+    return ValuesIndices(make_op(vals, (x,), vjp, op, dim), _leaf(np.asarray(indices, int64)))
 
 
 def max(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None):  # noqa: A001
@@ -636,22 +643,36 @@ def _shape_args(shape: tuple) -> tuple:
     return shape
 
 
-def reshape(x, *shape) -> Tensor:
-    """The same elements in a new shape (one size may be -1); `view` is the same op."""
+def _reshape(x, shape: tuple, copy: bool | None, op: str) -> Tensor:
     x = as_tensor(x)
     shape = _shape_args(shape)
     old = x.shape
     try:
-        out = x._data.reshape(shape)
+        out = x._data.reshape(shape, copy=copy)
     except (ValueError, TypeError):
-        raise ValueError(f"view: cannot reshape a tensor of shape {old} ({x._data.size} elements) into {shape}"
-                         ) from None
+        try:  # is the shape wrong, or would the view need a copy?
+            x._data.reshape(shape)
+        except (ValueError, TypeError):
+            raise ValueError(f"{op}: cannot reshape a tensor of shape {old} ({x._data.size} elements) into "
+                             f"{shape}") from None
+        raise RuntimeError(f"view: the memory of a tensor of shape {old} is not in row-major order (a transpose?), "
+                           f"so it cannot be viewed as {shape}; use .reshape(...), which copies") from None
 
     # z = x viewed as another shape; dz/dx = g viewed back
     def vjp(g):
         return (g.reshape(old),)
 
-    return make_op(out, (x,), vjp, "view", shape, view_of=x)
+    return make_op(out, (x,), vjp, "view", shape, view_of=x if np.may_share_memory(out, x._data) else None)
+
+
+def reshape(x, *shape) -> Tensor:
+    """The same elements in a new shape (one size may be -1): a view when the memory allows, else a copy."""
+    return _reshape(x, shape, None, "reshape")
+
+
+def view(x, *shape) -> Tensor:
+    """The same memory in a new shape (one size may be -1); like torch, an error where that needs a copy."""
+    return _reshape(x, shape, False, "view")
 
 
 def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
@@ -776,9 +797,14 @@ def getitem(x, key) -> Tensor:
     else:
         parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
         npkey = _index_key(key)
+        split = _ints_first(key, npkey)
+        if split:
+            return getitem(getitem(x, split[0]), split[1])
     try:
         # for an integer array, take is x[npkey] at a third of fancy indexing's cost
         out = x._data.take(npkey, axis=0) if embedding else x._data[npkey]
+        if not isinstance(out, np.ndarray):  # one element: NumPy gives a copy, torch a 0-d view
+            out = x._data[(npkey if isinstance(npkey, tuple) else (npkey,)) + (Ellipsis,)]
     except IndexError as e:
         raise IndexError(f"index into a tensor of shape {x.shape}: {e}") from None
     shape = x.shape
@@ -853,7 +879,7 @@ _METHODS = {
     "sqrt": sqrt, "abs": abs, "clone": clone, "to": to,
     "sum": sum, "mean": mean, "var": var, "std": std, "max": max, "min": min,
     "argmax": argmax, "argmin": argmin, "all": all_, "any": any_,
-    "reshape": reshape, "view": reshape, "flatten": flatten, "permute": permute, "transpose": transpose,
+    "reshape": reshape, "view": view, "flatten": flatten, "permute": permute, "transpose": transpose,
     "squeeze": squeeze, "unsqueeze": unsqueeze,
     "float": _cast(np.float32), "double": _cast(np.float64), "long": _cast(np.int64),
     "int": _cast(np.int32), "bool": _cast(np.bool_),

@@ -269,7 +269,8 @@ class Tensor:
                 )
             seed = np.ones(self._data.shape, self._data.dtype)
         else:
-            seed = np.asarray(gradient._data if isinstance(gradient, Tensor) else gradient, self._data.dtype)
+            # a copy: the leaves may keep the seed as their grad, and the caller may reuse the array
+            seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient, self._data.dtype)
             if seed.shape != self._data.shape:
                 raise ValueError(f"backward: gradient of shape {seed.shape} for an output of shape {self.shape}")
         backprop(self, seed, retain_graph)
@@ -324,9 +325,13 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace("setitem", value)
-        key = _index_key(key)
+        npkey = _index_key(key)
+        split = _ints_first(key, npkey)
+        target = self._data
+        if split:  # torch's axis order: write through the view the integers select
+            target, npkey = target[split[0]], _index_key(split[1])
         try:
-            self._data[key] = value._data if isinstance(value, Tensor) else value
+            target[npkey] = value._data if isinstance(value, Tensor) else value
         except (ValueError, TypeError) as e:
             raise type(e)(f"setitem on a tensor of shape {self.shape}: {e}") from None
         self._vc[0] += 1
@@ -477,6 +482,36 @@ def _index_key(key):
     if isinstance(key, tuple):
         return tuple(_index_part(k) for k in key)
     return _index_part(key)
+
+
+def _ints_first(key, npkey) -> tuple | None:
+    """torch's order for a key mixing integers and index arrays: (the integers, then the rest), else None.
+
+    torch applies integers first, as basic indexing; NumPy counts an integer beside an index array as one
+    more index array, which moves the result's axes when a slice lies between them (x[0, :, [0, 1, 2]]
+    would come out transposed). Indexing with the first key and then the second gives torch's answer;
+    the second keeps the user's own index objects (Tensors stay Tensors). `npkey` is `_index_key(key)`.
+    """
+    if not isinstance(npkey, tuple) or any(type(k) is bool for k in npkey):
+        return None
+    ints = [isinstance(k, numbers.Integral) for k in npkey]
+    if not any(ints) or not any(isinstance(k, np.ndarray) for k in npkey):
+        return None
+    first, rest = [], []
+    for k, np_k, is_int in zip(key, npkey, ints):
+        if is_int:
+            first.append(np_k)
+        elif np_k is None:  # the new axis is made by the first key and passed over by the second
+            first.append(None)
+            rest.append(slice(None))
+        elif np_k is Ellipsis:
+            first.append(Ellipsis)
+            rest.append(Ellipsis)
+        else:  # a slice or an index array: the second key's, over the axes it covers
+            covered = np_k.ndim if isinstance(np_k, np.ndarray) and np_k.dtype == np.bool_ else 1
+            first.extend([slice(None)] * covered)
+            rest.append(k)
+    return tuple(first), tuple(rest)
 
 
 # ---- creation -------------------------------------------------------------------------

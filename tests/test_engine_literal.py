@@ -148,8 +148,8 @@ def test_zero_d_broadcasts_against_a_matrix():
     assert s.grad.shape == () and s.grad == 21.0
 
 
-def test_max_sends_the_gradient_to_the_first_tie():
-    """Documented rule: max(dim) routes the gradient to the returned index, the first of equal maxima."""
+def test_max_ties_follow_torch():
+    """max(dim) routes the gradient to the returned index, the first of equal maxima; max() splits it evenly."""
     x = engine.tensor([[1.0, 3.0, 3.0], [2.0, 2.0, 0.0]], requires_grad=True)
     r = x.max(1)
     np.testing.assert_array_equal(r.indices.numpy(), [1, 0])
@@ -157,8 +157,8 @@ def test_max_sends_the_gradient_to_the_first_tie():
     r.values.sum().backward()
     np.testing.assert_array_equal(x.grad, [[0, 1, 0], [1, 0, 0]])
     x.grad = None
-    x.max().backward()  # over all: the first 3 in row-major order
-    np.testing.assert_array_equal(x.grad, [[0, 1, 0], [0, 0, 0]])
+    x.max().backward()  # over all: both 3s, half each
+    np.testing.assert_array_equal(x.grad, [[0, 0.5, 0.5], [0, 0, 0]])
     x.grad = None
     x.min(0).values.sum().backward()  # column minima 1, 2, 0 at rows 0, 1, 1
     np.testing.assert_array_equal(x.grad, [[1, 0, 0], [0, 1, 1]])
@@ -249,3 +249,65 @@ def test_toposort_order_is_parents_first_and_deterministic():
     d = c + a
     assert [id(n) for n in engine.toposort(d)] == [id(a), id(b), id(c), id(d)]
     assert d.parents == (c, a) and c.op == "mul" and d.op == "add" and a.op == ""
+
+
+def test_integers_index_before_index_arrays_as_in_torch():
+    """x[0, :, [0, 1, 2]] selects x[0] first: NumPy alone would put the list's axis first (a transpose)."""
+    x = engine.tensor(np.arange(18.0).reshape(2, 3, 3), requires_grad=True)
+    np.testing.assert_array_equal(x[0, :, [0, 1, 2]].data, np.arange(9.0).reshape(3, 3))
+    assert x[0, :, [0, 1]].shape == (3, 2)
+    x[0, :, [2, 2]].sum().backward()  # column 2 of x[0], twice
+    np.testing.assert_array_equal(x.grad[0], [[0, 0, 2]] * 3)
+    np.testing.assert_array_equal(x.grad[1], np.zeros((3, 3)))
+    y = engine.zeros(2, 3, 3)
+    y[0, :, [0, 1, 2]] = engine.tensor(np.arange(9.0).reshape(3, 3))
+    np.testing.assert_array_equal(y.data[0], np.arange(9.0).reshape(3, 3))
+
+
+def test_one_element_is_a_view_and_a_copy_is_not():
+    a = engine.tensor([1.0, 2.0, 3.0])
+    b = a[1]
+    b += 10
+    np.testing.assert_array_equal(a.data, [1.0, 12.0, 3.0])  # as torch: a[1] is a 0-d view
+    with pytest.raises(RuntimeError, match="use .reshape"):
+        engine.randn(3, 4).T.view(-1)  # torch refuses too: a transpose is not in row-major order
+    c = engine.randn(3, 4).T.reshape(-1)  # a copy, so writing to it is allowed and touches nothing
+    c += 1
+
+
+def test_integer_sums_are_int64_and_do_not_overflow():
+    """torch sums integers in int64; 33 rows of int8 100s are 3300, pairwise or not."""
+    s = engine.tensor(np.full((33, 1), 100, np.int8)).sum(0)
+    assert s.dtype == engine.int64 and s.tolist() == [3300]
+    assert engine.tensor(np.array([200, 100], np.uint8)).sum().item() == 300
+
+
+def test_std_of_a_constant_has_zero_gradient():
+    """d std / dx is (x - mean) / ((n-1) std): 0/0 where std = 0; torch (and we) give 0, not NaN."""
+    x = engine.tensor([[1.0, 1.0, 1.0], [1.0, 2.0, 3.0]], dtype=engine.float64, requires_grad=True)
+    x.std(1).sum().backward()
+    np.testing.assert_allclose(x.grad, [[0, 0, 0], [-0.5, 0, 0.5]])
+
+
+def test_backward_copies_the_gradient_it_is_given():
+    w = engine.tensor([1.0, 1.0, 1.0], requires_grad=True)
+    r = np.array([1.0, 2.0, 3.0], np.float32)
+    (w + 0).backward(r)
+    r[:] = 0
+    np.testing.assert_array_equal(w.grad, [1.0, 2.0, 3.0])
+
+
+def test_an_empty_dim_tuple_reduces_everything_as_in_torch():
+    x = engine.tensor(np.arange(6.0).reshape(2, 3))
+    assert x.sum(dim=()).item() == 15.0 and x.mean(dim=[]).item() == 2.5
+    assert x.var(dim=()).item() == pytest.approx(3.5)
+
+
+def test_max_of_a_0d_tensor_along_dim_0():
+    z = engine.tensor(3.0, requires_grad=True)
+    m = z.max(dim=0)
+    assert m.values.item() == 3.0 and m.indices.item() == 0
+    m.values.backward()
+    assert z.grad == 1.0
+    m.values.data += 1  # its own memory, not z's
+    assert z.item() == 3.0
