@@ -743,12 +743,18 @@ def _tensors(tensors, op: str) -> tuple:
     return ts
 
 
+def _joined_dtype(ts) -> np.dtype:
+    """cat/stack's dtype, as torch picks it: the widest float among the inputs if any is float, else NumPy's."""
+    floats = [t._data.dtype for t in ts if t._data.dtype.kind == "f"]
+    return np.result_type(*floats) if floats else np.result_type(*(t._data for t in ts))
+
+
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing `dim`."""
     ts = _tensors(tensors, "cat")
     axis = _dims(dim, ts[0].ndim, "cat")[0]
     try:
-        out = np.concatenate([t._data for t in ts], axis=axis)
+        out = np.concatenate([t._data for t in ts], axis=axis, dtype=_joined_dtype(ts))
     except ValueError:
         raise ValueError(f"cat: shapes {[t.shape for t in ts]} differ outside dim {dim}") from None
     bounds = np.cumsum([t.shape[axis] for t in ts])[:-1]
@@ -767,7 +773,7 @@ def stack(tensors, dim: int = 0) -> Tensor:
         raise IndexError(f"stack: dim {dim} is out of range for tensors of {ts[0].ndim} dims")
     axis = dim % (ts[0].ndim + 1)
     try:
-        out = np.stack([t._data for t in ts], axis=axis)
+        out = np.stack([t._data for t in ts], axis=axis, dtype=_joined_dtype(ts))
     except ValueError:
         raise ValueError(f"stack: all tensors need the same shape, got {[t.shape for t in ts]}") from None
 

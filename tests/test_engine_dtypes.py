@@ -158,3 +158,11 @@ def test_float32_mlp_never_touches_float64():
         assert t.dtype.kind != "f" or t.dtype == np.float32, f"'{t.op}' made {t.dtype}"
         assert t.grad is None or t.grad.dtype == np.float32, f"grad of '{t.op}' is {t.grad.dtype}"
     assert all(p.grad.dtype == np.float32 for p in params)
+
+
+def test_cat_and_stack_promote_as_torch():
+    """int64 beside float32 joins as float32 (NumPy alone would say float64); two ints as NumPy does."""
+    i, f = engine.tensor([1]), engine.tensor([1.5])
+    assert engine.cat([i, f]).dtype == engine.float32 and engine.stack([i, f]).dtype == engine.float32
+    assert engine.cat([engine.tensor([1], dtype=engine.int32), i]).dtype == engine.int64
+    assert engine.cat([f, engine.tensor([2.0], dtype=engine.float64)]).dtype == engine.float64
