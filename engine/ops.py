@@ -563,6 +563,8 @@ def _extreme(x, dim, keepdim, keepdims, arg, op: str):
     if d.size == 0:
         raise ValueError(f"{op}: cannot reduce an empty tensor of shape {shape}")
     if dim is None:
+        if keepdim or keepdims:
+            raise TypeError(f"{op}: keepdim needs a dim (as in torch); {op}() over everything returns a 0-d tensor")
         flat = int(arg(d))
         ext = d.reshape(-1)[flat]
 

@@ -177,3 +177,8 @@ def test_in_place_shape_mismatch_names_both():
         x += engine.ones(4)
     with pytest.raises(ValueError, match=r"setitem on a tensor of shape \(2, 3\)"):
         x[0] = np.ones(4)
+
+
+def test_max_keepdim_without_dim_is_an_error():
+    with pytest.raises(TypeError, match="max: keepdim needs a dim"):
+        engine.randn(2, 3).max(keepdim=True)
