@@ -63,10 +63,23 @@ def check_shapes(arrays: Mapping[str, NDArray], expected: Mapping[str, tuple[int
             raise ValueError(f"{where}: {name} has shape {arrays[name].shape}, expected {shape}")
 
 
-def check_labels(Yb: NDArray, n: int, where: str) -> None:
-    """Raise unless Yb is an integer array of shape (n,)."""
+def check_labels(Yb: NDArray, n: int, classes: int, where: str) -> None:
+    """Raise unless Yb is an integer array of shape (n,) holding classes 0..classes-1.
+
+    A label of -1 would index the last class, as NumPy allows; torch and the engine refuse it, and so do we.
+    """
     if Yb.shape != (n,) or Yb.dtype.kind not in "iu":
         raise ValueError(f"{where}: Yb must be integers of shape ({n},); got {Yb.dtype} {Yb.shape}")
+    if n and (Yb.min() < 0 or Yb.max() >= classes):
+        bad = Yb[(Yb < 0) | (Yb >= classes)][0]
+        raise ValueError(f"{where}: Yb holds the class {bad}, outside the {classes} classes 0..{classes - 1}")
+
+
+def check_indices(Xb: NDArray, vocab_size: int, where: str) -> None:
+    """Raise unless every index in Xb picks a row of C: -vocab_size..vocab_size-1, as C[Xb] allows (-1 is the last)."""
+    if Xb.size and (Xb.min() < -vocab_size or Xb.max() >= vocab_size):
+        bad = Xb[(Xb < -vocab_size) | (Xb >= vocab_size)][0]
+        raise ValueError(f"{where}: Xb holds the index {bad}, but C has {vocab_size} rows")
 
 
 def check_model(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str) -> Dims:
@@ -79,15 +92,20 @@ def check_model(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: 
     missing = [name for name in PARAM_NAMES if name not in params]
     if missing:
         raise ValueError(f"{where}: params is missing {missing}; expected all of {PARAM_NAMES}")
+    for name in PARAM_NAMES:
+        if type(params[name]) is not np.ndarray:
+            raise TypeError(f"{where}: params[{name!r}] is a {type(params[name]).__name__}; pass NumPy arrays "
+                            "(np.asarray(t) for a list; t.detach().numpy() for a torch tensor)")
     if Xb.ndim != 2 or Xb.dtype.kind not in "iu":
         raise ValueError(f"{where}: Xb must be integers of shape (n, block_size); got {Xb.dtype} {Xb.shape}")
     n, block_size = Xb.shape
-    check_labels(Yb, n, where)
     check_batch_size(n)
     C, W1 = params["C"], params["W1"]
     if C.ndim != 2 or W1.ndim != 2:
         raise ValueError(f"{where}: C and W1 must be 2-D; got C {C.shape} and W1 {W1.shape}")
     vocab_size, n_embd = C.shape
+    check_labels(Yb, n, vocab_size, where)
+    check_indices(Xb, vocab_size, where)
     n_hidden = W1.shape[1]
     expected = {
         "W1": (block_size * n_embd, n_hidden),
@@ -145,7 +163,7 @@ def intermediates(
     fwd = dict(fwd)
     if "bnstd_inv" in fwd:
         alias = fwd.pop("bnstd_inv")
-        if "bnvar_inv" in fwd and not np.array_equal(fwd["bnvar_inv"], alias):
+        if "bnvar_inv" in fwd and not np.array_equal(fwd["bnvar_inv"], alias, equal_nan=True):
             raise ValueError(f"{where}: fwd has bnvar_inv and its alias bnstd_inv with different values")
         fwd.setdefault("bnvar_inv", alias)
     names = tuple(names)

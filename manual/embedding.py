@@ -7,6 +7,8 @@ appears several times in the batch collects several gradients (a plain fancy-ind
 import numpy as np
 from numpy.typing import NDArray
 
+from manual._common import check_indices
+
 
 def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
     """dC[v] = sum of demb[i, j] over all (i, j) with Xb[i, j] == v: a scatter-add, as one_hot(Xb).T @ demb.
@@ -15,11 +17,16 @@ def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
     Indices follow NumPy indexing exactly as the forward C[Xb] does.
     """
     Xb = np.asarray(Xb)
+    if Xb.dtype.kind not in "iu":
+        raise ValueError(f"embedding_backward: Xb must hold integer indices; got {Xb.dtype}")
     if demb.ndim != 3 or demb.shape[:2] != Xb.shape:
         raise ValueError(
             f"embedding_backward: demb has shape {demb.shape}, expected (n, block_size, n_embd) with "
             f"(n, block_size) = Xb.shape = {Xb.shape}"
         )
+    if vocab_size < 1:
+        raise ValueError(f"embedding_backward: vocab_size must be >= 1; got {vocab_size}")
+    check_indices(Xb, vocab_size, "embedding_backward")
     ix = Xb.reshape(-1)  # (n*block_size,)
     # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20
     one_hot = np.zeros((vocab_size, ix.size), dtype=demb.dtype)  # (vocab_size, n*block_size)

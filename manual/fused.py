@@ -46,9 +46,9 @@ def cross_entropy_backward(logits: NDArray, Yb: NDArray) -> NDArray:
     and pushes the right one up by 1 - p_y; averaging over the batch divides by n.
     """
     logits, Yb = np.asarray(logits), np.asarray(Yb)
-    if logits.ndim != 2 or logits.shape[0] < 1:
-        raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size); got {logits.shape}")
-    check_labels(Yb, logits.shape[0], "cross_entropy_backward")
+    if logits.ndim != 2 or min(logits.shape) < 1:
+        raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size >= 1); got {logits.shape}")
+    check_labels(Yb, *logits.shape, "cross_entropy_backward")
     return dlogits_from_probs(cross_entropy(logits, Yb)[1], Yb)
 
 

@@ -71,7 +71,18 @@ def step_grads(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> StepR
 
 
 def sgd_update(params: Mapping[str, NDArray], grads: Mapping[str, NDArray], lr: float) -> None:
-    """p -= lr * dp for every parameter, in place (so the arrays keep their identity and dtype)."""
+    """p -= lr * dp for every parameter, in place (so the arrays keep their identity and dtype).
+
+    Every gradient is checked before any parameter changes, so a bad one leaves the model as it was.
+    """
+    for name in PARAM_NAMES:
+        param, grad = params[name], grads.get(f"d{name}")
+        if type(grad) is not np.ndarray or grad.shape != param.shape:
+            got = f"shape {grad.shape}" if isinstance(grad, np.ndarray) else type(grad).__name__
+            raise ValueError(f"sgd_update: d{name} must be an array of {name}'s shape {param.shape}; got {got}")
+        if param.dtype.kind != "f" or not param.flags.writeable:
+            raise ValueError(f"sgd_update: {name} must be a writeable floating-point array to update in place; "
+                             f"got {param.dtype}{'' if param.flags.writeable else ', read-only'}")
     lr = np.asarray(lr, dtype=params["C"].dtype)  # a 0-d array multiplies with half a Python float's overhead
     for name in PARAM_NAMES:
         param = params[name]

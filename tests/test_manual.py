@@ -383,6 +383,11 @@ def test_batch_of_two_works(case):
         (lambda p, X, Y: ({k: v for k, v in p.items() if k != "W2"}, X, Y), "missing.*W2"),
         (lambda p, X, Y: (p, X.astype(float), Y), "Xb must be integers"),
         (lambda p, X, Y: (p, X, Y[:-1]), r"Yb must be integers of shape \(32,\)"),
+        # NumPy would read -1 as the last class and 27 would fail deep inside; torch refuses both
+        (lambda p, X, Y: (p, X, np.r_[-1, Y[1:]]), r"Yb holds the class -1, outside the 27 classes 0..26"),
+        (lambda p, X, Y: (p, X, np.r_[27, Y[1:]]), r"Yb holds the class 27, outside the 27 classes 0..26"),
+        (lambda p, X, Y: (p, np.r_[[[27, 0, 0]], X[1:]], Y), r"Xb holds the index 27, but C has 27 rows"),
+        (lambda p, X, Y: (p, np.r_[[[-28, 0, 0]], X[1:]], Y), r"Xb holds the index -28, but C has 27 rows"),
     ],
 )
 def test_bad_inputs_raise_clear_value_errors(case, change, message):
@@ -391,6 +396,59 @@ def test_bad_inputs_raise_clear_value_errors(case, change, message):
     for call in (step_grads, lambda *args: backward_chain(fwd, *args), lambda *args: backward_fused(fwd, *args)):
         with pytest.raises(ValueError, match=message):
             call(params, Xb, Yb)
+
+
+def test_parameters_must_be_numpy_arrays(case):
+    params, Xb, Yb, _, _ = case
+    with pytest.raises(TypeError, match=r"params\['W1'\] is a list; pass NumPy arrays"):
+        step_grads({**params, "W1": params["W1"].tolist()}, Xb, Yb)
+
+
+def test_negative_indices_into_C_count_from_the_end_as_in_torch(case):
+    """C[Xb] with -1 is C's last row in NumPy, torch and the engine; the manual gradient agrees with torch."""
+    params, Xb, Yb, _, _ = case
+    Xb = np.where(Xb == 26, -1, Xb)  # the same rows, named from the end
+    fwd = reference_forward(params, Xb, Yb)
+    grads = backward_chain(fwd, params, Xb, Yb)
+    np.testing.assert_allclose(grads["dC"], torch_grads(params, Xb, Yb)["dC"], **TIGHT)
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        (lambda g: {k: v for k, v in g.items() if k != "dbnbias"}, r"dbnbias must be an array of bnbias's shape"),
+        (lambda g: {**g, "dW1": g["dW1"][:1]}, r"dW1 must be an array of W1's shape \(30, 64\); got shape \(1, 64\)"),
+        (lambda g: {**g, "dW2": g["dW2"].T}, r"dW2 must be an array of W2's shape \(64, 27\); got shape \(27, 64\)"),
+        (lambda g: {**g, "dW1": 1.0}, r"dW1 must be an array of W1's shape \(30, 64\); got float"),
+    ],
+)
+def test_sgd_update_checks_every_gradient_before_changing_anything(bad, message):
+    rng = np.random.default_rng(6)
+    params = make_params(rng, np.float32)
+    before = {name: p.copy() for name, p in params.items()}
+    grads = {f"d{name}": np.ones_like(p) for name, p in params.items()}
+    with pytest.raises(ValueError, match=message):
+        sgd_update(params, bad(grads), 0.1)
+    for name, p in params.items():
+        np.testing.assert_array_equal(p, before[name], err_msg=name)  # untouched, not half-updated
+
+
+def test_sgd_update_refuses_integer_or_read_only_parameters():
+    rng = np.random.default_rng(7)
+    params = make_params(rng, np.float32)
+    grads = {f"d{name}": np.ones_like(p) for name, p in params.items()}
+    params["b2"].flags.writeable = False
+    with pytest.raises(ValueError, match="b2 must be a writeable floating-point array.*read-only"):
+        sgd_update(params, grads, 0.1)
+
+
+def test_fused_and_embedding_backward_name_bad_inputs():
+    with pytest.raises(ValueError, match=r"vocab_size >= 1\); got \(3, 0\)"):
+        cross_entropy_backward(np.ones((3, 0)), np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="Xb must hold integer indices; got float64"):
+        embedding_backward(np.ones((2, 3, 4)), np.zeros((2, 3)), 5)
+    with pytest.raises(ValueError, match="Xb holds the index 5, but C has 5 rows"):
+        embedding_backward(np.ones((2, 3, 4)), np.full((2, 3), 5), 5)
 
 
 def test_chain_names_a_misshapen_intermediate(case):
