@@ -15,7 +15,7 @@ from .graph import backprop, creation_order, grad_mode
 class Value:
     """A scalar that remembers how it was made."""
 
-    __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "_seq", "__weakref__")
+    __slots__ = ("data", "grad", "_parents", "_vjp", "_op", "name", "_seq", "constant", "__weakref__")
     requires_grad = _rg = True  # every Value takes part in backward, as in micrograd
 
     def __init__(self, data: float, _parents: tuple = (), _op: str = "", name: str = "", *, label: str = ""):
@@ -26,6 +26,7 @@ class Value:
         self._vjp = None
         self._op = _op
         self.name = name or label
+        self.constant = False  # True for a number arithmetic wrapped (the 3 in v * 3); drawn as a constant
 
     @property
     def label(self) -> str:
@@ -141,5 +142,7 @@ def _value(x) -> Value:
     if isinstance(x, Value):
         return x
     if isinstance(x, int | float):
-        return Value(x)
+        v = Value(x)
+        v.constant = True
+        return v
     raise TypeError(f"cannot combine a Value with {type(x).__name__} {x!r:.40}")

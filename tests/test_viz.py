@@ -396,9 +396,63 @@ def test_render_rejects_an_unknown_suffix(tmp_path: Path):
     a, b, c, d = small()
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot"):
         viz.render(d, tmp_path / "g.jpeg")
-    with pytest.raises(ValueError, match="format='gif'"):
+    with pytest.raises(ValueError, match="format 'gif'; choose one of svg, png, pdf, dot"):
         viz.render(d, tmp_path / "g.svg", format="gif")
+    with pytest.raises(ValueError, match="format 'dot' contradicts the file name 'g.png', which says 'png'"):
+        viz.render(d, tmp_path / "g.png", format="dot")  # DOT text in a .png would open as a broken image
     assert list(tmp_path.iterdir()) == []
+    assert viz.render(d, tmp_path / "g.graph", format="dot").read_text() == viz.draw(d).source  # no suffix claim
+
+
+def test_render_writes_through_a_symlink_and_keeps_the_files_mode(tmp_path: Path):
+    a, b, c, d = small()
+    keep = tmp_path / "keep" / "g.dot"
+    keep.parent.mkdir()
+    keep.write_text("old")
+    keep.chmod(0o600)
+    link = tmp_path / "g.dot"
+    link.symlink_to(keep)
+    viz.render(d, link)
+    assert link.is_symlink() and keep.read_text() == viz.draw(d).source
+    assert keep.stat().st_mode & 0o777 == 0o600  # a private file stays private
+
+
+def test_a_new_picture_follows_the_umask(tmp_path: Path):
+    a, b, c, d = small()
+    old = os.umask(0o077)
+    try:
+        path = viz.render(d, tmp_path / "g.dot")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600
+
+
+def test_malformed_verdicts_are_refused_not_coloured():
+    a, b, c, d = small()
+    names = {"d": d}
+    with pytest.raises(TypeError, match="'exact' of the verdict for 'd' must be True or False, got str 'False'"):
+        viz.draw(d, names=names, check={"d": {"exact": "False", "approximate": "False", "maxdiff": 1}})
+    with pytest.raises(ValueError, match="says exact but not approximate"):
+        viz.draw(d, names=names, check={"d": {"exact": True, "approximate": False}})
+    with pytest.raises(TypeError, match="'maxdiff' of the verdict for 'd' must be a number, got str 'big'"):
+        viz.draw(d, names=names, check={"d": {"exact": False, "approximate": True, "maxdiff": "big"}})
+    drawn = viz.draw(d, names=names, check={"d": {"exact": np.False_, "approximate": np.True_, "maxdiff": 1e-9}})
+    assert viz.CHECK_FILL["approximate"] in drawn.source
+
+
+def test_a_number_wrapped_by_value_arithmetic_is_drawn_as_a_constant():
+    x = engine.Value(2.0, name="x")
+    y = x * 3 + 1
+    source = viz.draw(y, detail="name").source
+    assert source.count("dashed") >= 2  # the 3 and the 1 (and their edges)
+    assert source.count(viz.PARAM_FILL) == 1  # only x is a parameter
+
+
+def test_max_nodes_accepts_numpy_integers_not_bools():
+    a, b, c, d = small()
+    assert viz.draw(d, max_nodes=np.int64(3)).source
+    with pytest.raises(ValueError, match="max_nodes=True"):
+        viz.draw(d, max_nodes=True)
 
 
 # ---- large graphs -----------------------------------------------------------------------------------

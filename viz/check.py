@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 Status = Literal["exact", "approximate", "rounding", "mismatch"]
 
 # The lecture prints `bnvar_inv` in its comparisons but names the forward tensor `bnstd_inv` in places;
@@ -46,20 +48,35 @@ def _field(row: Any, key: str, default: Any = None) -> Any:
     return getattr(row, key, default)
 
 
+def _flag(name: str, key: str, value: Any) -> bool:
+    """A verdict's yes/no field: a bool (Python's or NumPy's), never a string or array that bool() would accept."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise TypeError(f"check: {key!r} of the verdict for {name!r} must be True or False, got "
+                    f"{type(value).__name__} {value!r:.40}")
+
+
 def _verdict(name: str, row: Any) -> Verdict:
     if isinstance(row, Verdict):
         return row
     exact = _field(row, "exact")
     if exact is None:
         raise TypeError(f"check: the verdict for {name!r} has no 'exact' field (got {type(row).__name__} {row!r:.80})")
+    exact = _flag(name, "exact", exact)
     approximate = _field(row, "approximate")
+    approximate = exact if approximate is None else _flag(name, "approximate", approximate)
+    if exact and not approximate:
+        raise ValueError(f"check: the verdict for {name!r} says exact but not approximate; equal gradients are "
+                         "also allclose")
     maxdiff = _field(row, "maxdiff")
-    return Verdict(
-        exact=bool(exact),
-        approximate=bool(exact) if approximate is None else bool(approximate),
-        maxdiff=None if maxdiff is None else float(maxdiff),  # float() also unwraps 0-d tensors
-        rounding=bool(_field(row, "rounding", False)),
-    )
+    if maxdiff is not None:
+        try:
+            maxdiff = float(maxdiff)  # also unwraps 0-d tensors and arrays
+        except (TypeError, ValueError):
+            raise TypeError(f"check: 'maxdiff' of the verdict for {name!r} must be a number, got "
+                            f"{type(maxdiff).__name__} {maxdiff!r:.40}") from None
+    rounding = _flag(name, "rounding", _field(row, "rounding", False))
+    return Verdict(exact, approximate, maxdiff, rounding)
 
 
 def as_verdicts(check: Any) -> dict[str, Verdict]:

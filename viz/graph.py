@@ -10,6 +10,7 @@ of the same graph is the same on every run; every piece of user text is escaped 
 from __future__ import annotations
 
 import html
+import numbers
 from collections import deque
 from collections.abc import Mapping
 from types import MappingProxyType
@@ -128,10 +129,13 @@ def _verdict_line(v: Verdict) -> str:
 
 
 def _kind(node: Node) -> str:
-    """'op' (made by an op), 'param' (a leaf that requires grad), 'index' (integer/bool) or 'const'."""
+    """'op' (made by an op), 'param' (a leaf that requires grad; any Value but a wrapped number),
+    'index' (integer/bool) or 'const'."""
     if node._parents:
         return "op"
-    if isinstance(node, Value) or node.requires_grad:
+    if isinstance(node, Value):
+        return "const" if node.constant else "param"
+    if node.requires_grad:
         return "param"
     return "index" if node.dtype.kind in "iub" else "const"
 
@@ -253,7 +257,8 @@ def draw(
         raise ValueError(f"draw: detail={detail!r}; choose one of {', '.join(DETAILS)}")
     if rankdir not in RANKDIRS:
         raise ValueError(f"draw: rankdir={rankdir!r}; choose one of {', '.join(RANKDIRS)}")
-    if max_nodes is not None and (not isinstance(max_nodes, int) or max_nodes < 1):
+    if max_nodes is not None and (isinstance(max_nodes, bool) or not isinstance(max_nodes, numbers.Integral)
+                                  or max_nodes < 1):
         raise ValueError(f"draw: max_nodes={max_nodes!r}; pass a positive int, or None to draw everything")
 
     order = toposort(root)
@@ -342,7 +347,7 @@ def _box_attrs(node: Node, label: str, verdict: Verdict | None, is_root: bool) -
 
 
 def _edge_style(parent: Node) -> dict[str, str]:
-    """Edges out of constants and index tensors are dashed grey: no gradient flows back along them."""
+    """Edges out of constants and index tensors are dashed grey: nothing they hold is learned."""
     if _kind(parent) in ("const", "index"):
         return {"style": "dashed", "color": GREY}
     return {}

@@ -9,6 +9,7 @@ install it.
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ FORMATS: tuple[str, ...] = ("svg", "png", "pdf", "dot")
 INSTALL_HINT = (
     "the Graphviz `dot` binary was not found on PATH; install Graphviz to render graphs "
     "(Debian/Ubuntu: `sudo apt-get install graphviz`, macOS: `brew install graphviz`, "
-    "conda: `conda install -c conda-forge graphviz`), or write DOT text with format='dot'"
+    "conda: `conda install -c conda-forge graphviz`), or write DOT text instead: a .dot file needs no binary"
 )
 
 
@@ -37,30 +38,40 @@ def to_bytes(graph: graphviz.Digraph, format: str) -> bytes:
         return graph.pipe(format=format)
     except graphviz.ExecutableNotFound as e:
         raise GraphvizNotFound(INSTALL_HINT) from e
+    except graphviz.CalledProcessError as e:
+        stderr = (e.stderr or b"").decode("utf-8", "replace").strip()
+        raise RuntimeError(f"render: Graphviz's dot failed to write {format} (exit {e.returncode}): "
+                           f"{stderr or 'no message'}") from e
 
 
 def _format(path: Path, format: str | None) -> str:
+    """`format`, else the one `path`'s suffix names; a suffix naming another format than `format` is an error."""
+    suffix = path.suffix.lower().lstrip(".")
+    implied = "dot" if suffix == "gv" else suffix if suffix in FORMATS else None
     if format is None:
-        suffix = path.suffix.lower().lstrip(".")
-        format = "dot" if suffix == "gv" else suffix
-        if format not in FORMATS:
+        if implied is None:
             raise ValueError(
                 f"render: cannot tell the format from {path.name!r}; use a suffix among "
-                f"{', '.join('.' + f for f in FORMATS)} or pass format="
+                f"{', '.join('.' + f for f in FORMATS)} or .gv, or name the format"
             )
-    elif format not in FORMATS:
-        raise ValueError(f"render: format={format!r}; choose one of {', '.join(FORMATS)}")
+        return implied
+    if format not in FORMATS:
+        raise ValueError(f"render: format {format!r}; choose one of {', '.join(FORMATS)}")
+    if implied not in (None, format):
+        raise ValueError(f"render: format {format!r} contradicts the file name {path.name!r}, which says {implied!r}")
     return format
 
 
 def render(root: Any, path: str | os.PathLike[str], format: str | None = None, **draw_kwargs: Any) -> Path:
     """Draw `root` (a Tensor or Value, or an already drawn `graphviz.Digraph`) into the file `path`.
 
-    The format is `format`, else the suffix (.svg, .png, .pdf, .dot/.gv). Missing directories are
-    created; the file is replaced atomically. `draw_kwargs` go to `viz.draw`. Returns the path.
-    Raises GraphvizNotFound for an image format when the `dot` binary is missing.
+    The format is `format`, else the suffix (.svg, .png, .pdf, .dot/.gv); a suffix naming another
+    format is an error. Missing directories are created; the file is replaced atomically, through a
+    symlink if `path` is one, keeping an existing file's permissions (a new one follows the umask).
+    `draw_kwargs` go to `viz.draw`. Returns the path. Raises GraphvizNotFound for an image format
+    when the `dot` binary is missing, and RuntimeError with dot's message when dot fails.
     """
-    path = Path(path)
+    path = Path(path).expanduser()
     fmt = _format(path, format)
     if isinstance(root, graphviz.Digraph):
         if draw_kwargs:
@@ -69,14 +80,23 @@ def render(root: Any, path: str | os.PathLike[str], format: str | None = None, *
     else:
         graph = draw(root, **draw_kwargs)
     data = to_bytes(graph, fmt)  # before touching the file system: a missing binary leaves nothing behind
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    target = path.resolve()  # write through a symlink, not over it
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a picture is for everyone to read
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)  # mkstemp makes 0600
+        os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _new_file_mode() -> int:
+    """0o666 minus the umask: the mode open() would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
