@@ -4,7 +4,8 @@
 unicode array), the Config and any extra metadata (JSON strings in 0-d unicode arrays) and a format
 version, atomically: a crash leaves the previous file or the new one, never half of one.
 `load_checkpoint` reads with `allow_pickle=False` and checks every key, shape and dtype against the
-stored config and vocabulary, raising `CheckpointError` that names the file and what is wrong.
+stored config and vocabulary, and the values (finite weights, a non-negative batchnorm variance),
+raising `CheckpointError` that names the file and what is wrong.
 """
 
 from __future__ import annotations
@@ -80,6 +81,16 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], cfg: Config, vocab: Vocab, w
             )
 
 
+def _check_values(arrays: Mapping[str, np.ndarray], where: str) -> None:
+    """Raise CheckpointError for a NaN or inf anywhere, or a negative batchnorm variance."""
+    for name in (*PARAM_NAMES, *BN_NAMES):
+        if not np.isfinite(arrays[name]).all():
+            raise CheckpointError(f"{where}: {name} has non-finite entries (NaN or inf); did the run that saved it "
+                                  "diverge?")
+    if (arrays["bnvar"] < 0).any():
+        raise CheckpointError(f"{where}: bnvar has negative entries; a variance is never negative")
+
+
 def _config_json(cfg: Config) -> str:
     return json.dumps(cfg.to_dict(), sort_keys=True)
 
@@ -131,8 +142,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
 
     Raises CheckpointError naming the file for: a missing or unreadable file, a file that is not an
     `.npz` archive, a truncated or corrupt one, a pickled (object) array, a format version newer than
-    this code reads, missing or unexpected keys, a config or vocabulary that does not parse, and any
-    array whose shape or dtype does not fit the stored config and vocabulary.
+    this code reads, missing, unexpected or non-array entries, a config or vocabulary that does not parse,
+    any array whose shape or dtype does not fit the stored config and vocabulary, a NaN or inf in any
+    array, and a negative bnvar.
     """
     path = Path(path)
     where = str(path)
@@ -159,6 +171,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not isinstance(extra, dict):
         raise CheckpointError(f"{where}: extra must be a JSON object, got {type(extra).__name__}")
     _check_arrays(arrays, cfg, vocab, where)
+    _check_values(arrays, where)
     return Checkpoint({name: arrays[name] for name in PARAM_NAMES}, arrays["bnmean"], arrays["bnvar"], vocab, cfg,
                       extra)
 
@@ -187,6 +200,9 @@ def _read_npz(path: Path, where: str) -> dict[str, np.ndarray]:
                             "and are never unpickled (it may not come from save_checkpoint)"
                         ) from e
                     raise
+                if not isinstance(arrays[name], np.ndarray):  # np.load gives a member not named *.npy as bytes
+                    raise CheckpointError(f"{where}: entry {name!r} is not an array (a raw zip member, not a .npy); "
+                                          "is this a ninjagrad checkpoint?")
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, zipfile.LargeZipFile) as e:

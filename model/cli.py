@@ -4,7 +4,8 @@
 `train` trains with one of three gradient backends and writes a checkpoint and a loss plot;
 `sample` generates names from a checkpoint; `graph` draws the forward graph (coloured by
 the check with --check); `demo` runs them in a minute, as `make demo` does. Errors are one
-readable line on stderr (exit 2), not a traceback (NINJAGRAD_DEBUG=1 shows it).
+readable line on stderr (exit 2), not a traceback (NINJAGRAD_DEBUG=1 shows it); a reader that
+closes the pipe early (`ninjagrad sample | head`) ends the command quietly with exit 141.
 """
 
 from __future__ import annotations
@@ -13,21 +14,42 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from .data import SPLIT_NAMES
+from .files import check_writable
 from .mlp import Config
 
 DEFAULTS = Config()
+SIGPIPE_EXIT = 128 + 13  # what a shell reports for a process killed by SIGPIPE (13), as `yes | head` gives
+SIZE_OPTIONS = {"sample": "-n"}  # per command; the others' sizes are the model's
+MODEL_SIZE_OPTIONS = "--n-hidden, --n-embd, --block-size or --batch-size"
 
 
-def _data(args, notice=print):
-    """The names (from --data, $NINJAGRAD_NAMES, the cache, a download or the census fallback) and splits."""
-    from .data import build_splits, load_names
+def _data(args, needs: tuple[str, ...], notice: Callable[[str], None] = print):
+    """The names (from --data, $NINJAGRAD_NAMES, the cache, a download or the census fallback) and splits.
+
+    `needs` names the splits the command uses; too few words to fill them is a DataError.
+    """
+    from .data import build_splits, load_names, require_words
 
     source = load_names(args.data, notice=notice)
+    require_words(len(source.words), needs, f"`ninjagrad {args.command}`")
     return source, build_splits(source.words, block_size=args.block_size)
+
+
+def _seed(text: str) -> int:
+    """argparse type of --seed: a non-negative integer, what NumPy's generators accept."""
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if seed < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {seed}")
+    return seed
 
 
 def _config(args, **overrides) -> Config:
@@ -46,7 +68,7 @@ def _model_options(p: argparse.ArgumentParser, n_hidden: int, batch_size: int) -
     p.add_argument("--n-embd", type=int, default=DEFAULTS.n_embd, help=f"embedding size (default {DEFAULTS.n_embd})")
     p.add_argument("--block-size", type=int, default=DEFAULTS.block_size,
                    help=f"characters of context (default {DEFAULTS.block_size})")
-    p.add_argument("--seed", type=int, default=DEFAULTS.seed, help=f"initialisation and batch seed "
+    p.add_argument("--seed", type=_seed, default=DEFAULTS.seed, help=f"initialisation and batch seed "
                    f"(default {DEFAULTS.seed}, the notebook's)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32, as the lecture")
 
@@ -58,7 +80,7 @@ def run_check_command(args, splits=None) -> int:
     from .check import run_check
 
     if splits is None:
-        _, splits = _data(args, notice=(lambda s: print(s, file=sys.stderr)) if args.json else print)
+        _, splits = _data(args, ("train",), notice=(lambda s: print(s, file=sys.stderr)) if args.json else print)
     result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, _config(args),
                        with_finite_differences=not args.no_fd)
     print(result.to_json() if args.json else result.table())
@@ -68,15 +90,30 @@ def run_check_command(args, splits=None) -> int:
 # ---- train / sample -------------------------------------------------------------------
 
 
+def _train_outputs(out: Path, force: bool) -> tuple[Path, Path]:
+    """The checkpoint and plot paths in --out, checked writable before training (which may take hours).
+
+    --out is created if missing; an existing checkpoint is kept unless `force`.
+    """
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"--out {out}: is a file, not a directory; pick another --out")
+    ckpt, plot = out / "model.npz", out / "loss.png"
+    if ckpt.is_file() and not force:
+        raise ValueError(f"{ckpt} already exists (an earlier run's checkpoint); pass --force to overwrite it "
+                         "or pick another --out")
+    for path in (ckpt, plot):
+        check_writable(path)
+    return ckpt, plot
+
+
 def run_train_command(args) -> int:
     from .checkpoint import save_checkpoint
     from .train import plot_losses, train
 
-    source, splits = _data(args)
+    ckpt, plot = _train_outputs(Path(args.out), args.force)
+    source, splits = _data(args, SPLIT_NAMES)
     cfg = _config(args)
     result = train(splits, cfg, backend=args.backend, progress=not args.no_progress, torch_threads=args.torch_threads)
-    out = Path(args.out)
-    ckpt, plot = out / "model.npz", out / "loss.png"
     save_checkpoint(ckpt, result.params, result.bnmean, result.bnvar, splits.vocab, cfg,
                     extra={"backend": args.backend, "data": source.source})
     plot_losses(result.losses, plot)
@@ -115,22 +152,43 @@ def makemore_graph(splits, cfg: Config, check=None, detail: str = "shape"):
     return viz.draw(fwd["loss"], names={**P, **fwd, "Xb": Xb, "Yb": Yb}, check=check, detail=detail)
 
 
-def _render_graph(args, splits, cfg: Config, check=None) -> Path:
+def _graph_format(args) -> str:
+    """--format, else the format --out's suffix names; checked (with the file's writability) before any work.
+
+    A suffix naming another format than --format is an error: `--format png --out g.svg` would write PNG
+    bytes into a file every viewer opens as SVG.
+    """
+    import viz
+
+    out = Path(args.out)
+    implied = {**{f".{f}": f for f in viz.FORMATS}, ".gv": "dot"}.get(out.suffix.lower())
+    if args.format is None and implied is None:
+        raise ValueError(f"cannot tell the format from --out {out}; end it in .svg, .png, .pdf, .dot or .gv, "
+                         "or pass --format")
+    if args.format is not None and implied not in (None, args.format):
+        raise ValueError(f"--format {args.format} contradicts --out {out}; drop --format or name the file "
+                         f"{out.with_suffix('.' + args.format)}")
+    check_writable(out)
+    return args.format or implied
+
+
+def _render_graph(args, fmt: str, splits, cfg: Config, check=None) -> Path:
     import viz
 
     graph = makemore_graph(splits, cfg, check=check.verdicts() if check is not None else None, detail=args.detail)
-    return viz.render(graph, args.out, format=args.format)
+    return viz.render(graph, args.out, format=fmt)
 
 
 def run_graph_command(args) -> int:
     from .check import run_check
 
-    _, splits = _data(args)
+    fmt = _graph_format(args)
+    _, splits = _data(args, ("train",))
     cfg = _config(args)
     check = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, cfg) if args.check else None
     if check is not None:
         print(check.table())
-    print(f"graph written to {_render_graph(args, splits, cfg, check)}")
+    print(f"graph written to {_render_graph(args, fmt, splits, cfg, check)}")
     return 0
 
 
@@ -142,10 +200,13 @@ def run_demo_command(args) -> int:
     from .sample import sample
     from .train import train
 
-    source, splits = _data(args, notice=lambda s: print(f"data: {s}"))
-    print("\n== three-way gradient check (engine · manual · PyTorch), one batch of the lecture's In [27] ==")
+    fmt = _graph_format(args)
+    source, splits = _data(args, SPLIT_NAMES, notice=lambda s: print(f"data: {s}"))
     check_cfg = _config(args, n_hidden=64)
     check = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, check_cfg)
+    who = " · ".join({"torch": "PyTorch"}.get(b, b) for b in check.backends)  # PyTorch only when installed
+    ways = {2: "two", 3: "three"}[len(check.backends)]
+    print(f"\n== {ways}-way gradient check ({who}), one batch of the lecture's In [27] ==")
     print(check.table())
     print(f"\n== training the makemore MLP for {args.steps} steps (manual backend) ==")
     started = time.perf_counter()
@@ -158,7 +219,7 @@ def run_demo_command(args) -> int:
     names = sample(result.checkpoint(splits.vocab, cfg), n=10, seed=args.seed)
     print(", ".join(names))
     try:
-        path = _render_graph(args, splits, check_cfg.replace(batch_size=args.graph_batch), check)
+        path = _render_graph(args, fmt, splits, check_cfg.replace(batch_size=args.graph_batch), check)
         print(f"\nforward graph, coloured by the check: {path}")
     except RuntimeError as e:  # the dot binary is missing: the rest of the demo still stands
         print(f"\n(no graph drawn: {e})")
@@ -185,7 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", choices=("manual", "engine", "torch"), default="manual",
                    help="who computes the gradients (default manual)")
     p.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"training steps (default {DEFAULTS.steps})")
-    p.add_argument("--out", default="out", help="output directory (default out/)")
+    p.add_argument("--out", default="out", help="output directory, created if missing (default out/); "
+                   "checked writable before training")
+    p.add_argument("--force", action="store_true", help="overwrite the checkpoint an earlier run left in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--torch-threads", type=int, default=None, metavar="N",
                    help="torch's intra-op threads for --backend torch (default: torch's own; 1 is fastest for "
@@ -195,14 +258,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample", help="generate names from a checkpoint")
     p.add_argument("--checkpoint", required=True, metavar="PATH", help="a model.npz written by `ninjagrad train`")
     p.add_argument("-n", type=int, default=20, help="how many names (default 20)")
-    p.add_argument("--seed", type=int, default=None, help="sampling seed (default: random)")
+    p.add_argument("--seed", type=_seed, default=None, help="sampling seed (default: random)")
     p.set_defaults(run=run_sample_command)
 
     p = sub.add_parser("graph", help="draw the makemore forward graph with Graphviz")
     _model_options(p, n_hidden=64, batch_size=32)
     p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
     p.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None,
-                   help="output format (default: from the file name)")
+                   help="output format (default: from the --out suffix: .svg, .png, .pdf, .dot or .gv); "
+                   "a suffix naming another format is an error")
     p.add_argument("--check", action="store_true", help="run the three-way check and colour the nodes by it")
     p.add_argument("--detail", choices=("name", "shape", "stats", "full"), default="shape",
                    help="how much each tensor box shows (default shape)")
@@ -219,17 +283,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(e: BaseException, command: str) -> str:
+    """The error line's text; running out of memory (NumPy's _ArrayMemoryError too) suggests smaller sizes."""
+    if not isinstance(e, MemoryError):
+        return str(e)
+    detail = f" ({e})" if str(e) else ""
+    return f"out of memory{detail}; try smaller {SIZE_OPTIONS.get(command, MODEL_SIZE_OPTIONS)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe then fails here, inside the try, not at interpreter exit
+        return status
     except KeyboardInterrupt:
         print("ninjagrad: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, OSError, RuntimeError, ImportError) as e:
+    except BrokenPipeError:
+        # the reader left (`ninjagrad sample | head -1`): stop quietly. Python's docs (signal, "Note on
+        # SIGPIPE") point stdout at devnull so the flush at exit cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return SIGPIPE_EXIT
+    except (ValueError, TypeError, OSError, RuntimeError, ImportError, MemoryError) as e:
         if os.environ.get("NINJAGRAD_DEBUG"):
             raise
-        print(f"ninjagrad {args.command}: error: {e}", file=sys.stderr)
+        print(f"ninjagrad {args.command}: error: {_message(e, args.command)}", file=sys.stderr)
         return 2
 
 

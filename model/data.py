@@ -12,6 +12,7 @@ import codecs
 import hashlib
 import http.client
 import importlib.resources
+import itertools
 import os
 import random
 import threading
@@ -30,6 +31,7 @@ NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.tx
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 CACHE_FILE = "names.txt"
 MAX_WORD_LEN = 64
+SPLIT_NAMES = ("train", "dev", "test")  # the lecture's 80/10/10 split of the shuffled words
 DOT = "."  # start/stop token, index 0, as in the lecture
 
 _MAX_DOWNLOAD_BYTES = 16 * 1024 * 1024  # names.txt is 228 kB; anything near this is not it
@@ -120,8 +122,12 @@ def _check_word(word: str, filename: str, lineno: int, max_len: int) -> None:
 
 
 def read_names(path: str | os.PathLike[str], *, max_len: int = MAX_WORD_LEN) -> NamesSource:
-    """Read and check one names file (see `parse_names`); a missing file is a DataError."""
+    """Read and check one names file (see `parse_names`); a missing file or a directory is a DataError."""
+    if not os.fspath(path):  # Path("") would be the current directory
+        raise DataError("the names file path is empty; give the path of a file with one name per line")
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path}: is a directory; give the path of a file with one name per line")
     try:
         data = path.read_bytes()
     except OSError as e:
@@ -131,8 +137,18 @@ def read_names(path: str | os.PathLike[str], *, max_len: int = MAX_WORD_LEN) -> 
 
 
 def _describe(words: Sequence[str], origin: str, blank: int = 0) -> str:
-    skipped = f", {blank:,} blank line{'s' * (blank != 1)} skipped" if blank else ""
-    return f"names: {len(words):,} words {origin}{skipped}"
+    skipped = f", {_count(blank, 'blank line')} skipped" if blank else ""
+    return f"names: {_count(len(words), 'word')} {origin}{skipped}"
+
+
+def _listing(names: Sequence[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 word', '2 words', '32,033 words'."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -276,7 +292,8 @@ def _find_names(
         return read_names(path, max_len=max_len)
     if env_path := os.environ.get("NINJAGRAD_NAMES"):
         if not Path(env_path).is_file():
-            raise DataError(f"$NINJAGRAD_NAMES={env_path}: no such file; fix or unset the variable")
+            problem = "is a directory, not a names file" if Path(env_path).is_dir() else "no such file"
+            raise DataError(f"$NINJAGRAD_NAMES={env_path}: {problem}; fix or unset the variable")
         found = read_names(env_path, max_len=max_len)
         return NamesSource(
             found.words, _describe(found.words, f"from $NINJAGRAD_NAMES={env_path}", found.blank_lines),
@@ -382,16 +399,42 @@ class Vocab:
 # splits and examples
 
 
+def split_sizes(n_words: int) -> dict[str, int]:
+    """Words in each split of n_words: n1 = int(0.8*n), n2 = int(0.9*n); train n1, dev n2 - n1, test n - n2."""
+    n1, n2 = int(0.8 * n_words), int(0.9 * n_words)
+    return {"train": n1, "dev": n2 - n1, "test": n_words - n2}
+
+
+def min_words(needed: Sequence[str] = SPLIT_NAMES) -> int:
+    """The fewest words whose split leaves every split in `needed` non-empty (train: 2; all three: 6)."""
+    return next(n for n in itertools.count(1) if all(split_sizes(n)[s] for s in needed))
+
+
+def require_words(n_words: int, needed: Sequence[str], user: str) -> None:
+    """DataError unless the 80/10/10 split of n_words words leaves each split in `needed` non-empty.
+
+    `user` names who needs them in the message (e.g. "`ninjagrad train`").
+    """
+    sizes = split_sizes(n_words)
+    if empty := [s for s in needed if sizes[s] == 0]:
+        raise DataError(
+            f"{_count(n_words, 'word')} {'is' if n_words == 1 else 'are'} too few: the 80/10/10 split leaves the "
+            f"{_listing(empty)} {'split' if len(empty) == 1 else 'splits'} empty, and {user} needs at least "
+            f"{min_words(needed)} words (for the {_listing(needed)} {'split' if len(needed) == 1 else 'splits'})"
+        )
+
+
 def split_words(words: Sequence[str], seed: int = 42) -> tuple[list[str], list[str], list[str]]:
     """The lecture's split: shuffle a copy with `random.Random(seed)`, then 80% / 10% / 10%.
 
     `random.Random(42).shuffle` draws the same stream as `random.seed(42); random.shuffle`, without
-    touching the global RNG. n1 = int(0.8*n), n2 = int(0.9*n): train = [:n1], dev = [n1:n2], test = [n2:].
+    touching the global RNG. With `split_sizes`' n1 and n2: train = [:n1], dev = [n1:n2], test = [n2:].
     """
     shuffled = list(words)
     random.Random(seed).shuffle(shuffled)
-    n1 = int(0.8 * len(shuffled))
-    n2 = int(0.9 * len(shuffled))
+    sizes = split_sizes(len(shuffled))
+    n1 = sizes["train"]
+    n2 = n1 + sizes["dev"]
     return shuffled[:n1], shuffled[n1:n2], shuffled[n2:]
 
 

@@ -43,6 +43,8 @@ class Config:
         for field in ("n_embd", "n_hidden", "block_size", "steps"):
             if int(getattr(self, field)) < 1:
                 raise ValueError(f"config: {field} must be a positive integer, got {getattr(self, field)}")
+        if int(self.seed) < 0:
+            raise ValueError(f"config: seed must be a non-negative integer (as NumPy's generators), got {self.seed}")
         if self.batch_size < 2:
             raise ValueError(
                 f"config: batch_size must be at least 2, got {self.batch_size} — batchnorm's Bessel-corrected "

@@ -65,6 +65,8 @@ def sample(
     params, bnmean, bnvar, vocab = _unpack(ckpt_or_parts)
     if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
         raise ValueError(f"sample: n must be a non-negative integer, got {n!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0):
+        raise ValueError(f"sample: seed must be a non-negative integer or None, got {seed!r}")
     if isinstance(max_len, bool) or not isinstance(max_len, int | np.integer) or max_len < 1:
         raise ValueError(f"sample: max_len must be a positive integer, got {max_len!r}")
     missing = [name for name in PARAM_NAMES if name not in params]

@@ -23,7 +23,7 @@ import engine
 import manual
 
 from .checkpoint import Checkpoint
-from .data import Splits, Vocab
+from .data import Splits, Vocab, min_words
 from .files import atomic_write
 from .mlp import PARAM_NAMES, Config, calibrate, forward_eval, forward_train, init_params, to_backend
 
@@ -110,18 +110,25 @@ def train(
         )
     if torch_threads is not None and torch_threads < 1:
         raise ValueError(f"train: torch_threads must be a positive integer or None, got {torch_threads}")
+    evaluated = _evaluated(splits)
+    if empty := [name for name, _, Y in evaluated if len(Y) == 0]:
+        raise ValueError(
+            f"train: the {' and '.join(empty)} split has no examples; training evaluates the train, val and test "
+            f"splits, so build them from at least {min_words()} words"
+        )
     params = init_params(splits.vocab.size, cfg, np.random.default_rng(cfg.seed))
     with _torch_threads(backend, torch_threads):
         step, final = _BACKEND_STEPS[backend](params)
         losses, seconds = _run(step, splits, cfg, backend, progress, log_every, print_fn)
         params = final()
     bnmean, bnvar = calibrate_bn(params, splits.Xtr)
-    split_losses = {
-        name: split_loss(params, bnmean, bnvar, X, Y)
-        for name, X, Y in (("train", splits.Xtr, splits.Ytr), ("val", splits.Xdev, splits.Ydev),
-                           ("test", splits.Xte, splits.Yte))
-    }
+    split_losses = {name: split_loss(params, bnmean, bnvar, X, Y) for name, X, Y in evaluated}
     return TrainResult(params, losses, bnmean, bnvar, split_losses, seconds, backend, cfg.steps, cfg, splits.vocab)
+
+
+def _evaluated(splits: Splits) -> tuple[tuple[str, np.ndarray, np.ndarray], ...]:
+    """(name, X, Y) of the splits `train` reports, under the lecture's names (the dev split is 'val')."""
+    return (("train", splits.Xtr, splits.Ytr), ("val", splits.Xdev, splits.Ydev), ("test", splits.Xte, splits.Yte))
 
 
 @contextlib.contextmanager

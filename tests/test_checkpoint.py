@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -261,3 +262,63 @@ def test_file_mode_follows_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_save_writes_through_a_symlink(tmp_path: Path) -> None:
+    # the link stays a link and the file it points to gets the new model (not a stale copy beside it)
+    params, bnmean, bnvar, cfg = make_model()
+    real = save_checkpoint(tmp_path / "runs" / "model-1.npz", params, bnmean, bnvar, VOCAB, cfg)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(real)
+    params2 = make_model(seed=1)[0]
+    assert save_checkpoint(link, params2, bnmean, bnvar, VOCAB, cfg) == link
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    np.testing.assert_array_equal(load_checkpoint(real).params["W1"], params2["W1"])
+    assert sorted(p.name for p in real.parent.iterdir()) == ["model-1.npz"]  # no temp file left
+
+
+def test_symlink_loop_is_an_os_error(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.npz"
+    loop.symlink_to(loop)
+    params, bnmean, bnvar, cfg = make_model()
+    with pytest.raises(OSError, match="loop"):
+        save_checkpoint(loop, params, bnmean, bnvar, VOCAB, cfg)
+
+
+def test_save_keeps_an_existing_files_mode(saved: Path) -> None:
+    saved.chmod(0o600)  # a private checkpoint stays private when overwritten
+    params, bnmean, bnvar, cfg = make_model(seed=1)
+    save_checkpoint(saved, params, bnmean, bnvar, VOCAB, cfg)
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
+    np.testing.assert_array_equal(load_checkpoint(saved).params["W1"], params["W1"])
+
+
+def test_raw_zip_member_is_not_an_array(saved: Path) -> None:
+    # a member named `config` (no .npy) comes back from np.load as bytes, not an array
+    arrays = raw(saved)
+    with zipfile.ZipFile(saved, "w") as zf:
+        for name, array in arrays.items():
+            if name != "config":
+                with zf.open(f"{name}.npy", "w") as f:
+                    np.lib.format.write_array(f, array, allow_pickle=False)
+        zf.writestr("config", str(arrays["config"]))
+    with pytest.raises(CheckpointError, match=rf"{saved}: entry 'config' is not an array"):
+        load_checkpoint(saved)
+
+
+@pytest.mark.parametrize(
+    "name, index, value, message",
+    [("W1", (0, 0), np.nan, "W1 has non-finite entries"),
+     ("b2", (3,), np.inf, "b2 has non-finite entries"),
+     ("bnmean", (0, 1), -np.inf, "bnmean has non-finite entries"),
+     ("bnvar", (0, 2), np.nan, "bnvar has non-finite entries"),
+     ("bnvar", (0, 2), -0.5, "bnvar has negative entries")],
+)
+def test_non_finite_or_negative_values_are_refused(saved: Path, name: str, index: tuple, value: float,
+                                                   message: str) -> None:
+    arrays = raw(saved)
+    arrays[name] = arrays[name].copy()
+    arrays[name][index] = value
+    rewrite(saved, arrays)
+    with pytest.raises(CheckpointError, match=rf"{saved}: {message}"):
+        load_checkpoint(saved)

@@ -29,6 +29,7 @@ from hypothesis import strategies as st
 import model.data as data_module
 from model.data import (
     NAMES_SHA256,
+    SPLIT_NAMES,
     DataError,
     DownloadError,
     Vocab,
@@ -39,8 +40,11 @@ from model.data import (
     download_names,
     fetch_names,
     load_names,
+    min_words,
     parse_names,
     read_names,
+    require_words,
+    split_sizes,
     split_words,
 )
 
@@ -361,6 +365,21 @@ def test_missing_env_file_is_an_error(
         load_names(url=refused_url, sha256=SMALL_SHA)
 
 
+def test_env_directory_is_called_a_directory(
+    tmp_path: Path, refused_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NINJAGRAD_NAMES", str(tmp_path))
+    with pytest.raises(DataError, match=r"\$NINJAGRAD_NAMES=.*: is a directory, not a names file; fix or unset"):
+        load_names(url=refused_url, sha256=SMALL_SHA)
+
+
+def test_directory_or_empty_path_is_called_what_it_is(tmp_path: Path, refused_url: str) -> None:
+    with pytest.raises(DataError, match=rf"^{re.escape(str(tmp_path))}: is a directory; give the path of a file"):
+        load_names(tmp_path, url=refused_url, sha256=SMALL_SHA)
+    with pytest.raises(DataError, match=r"^the names file path is empty"):  # not ".: cannot read names file"
+        load_names("", url=refused_url, sha256=SMALL_SHA)
+
+
 def test_explicit_path_beats_env_beats_cache(
     tmp_path: Path, cache: Path, refused_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -647,3 +666,32 @@ def test_build_splits_uses_a_given_vocab() -> None:
     assert splits.vocab is vocab and splits.block_size == 3
     assert splits.Xtr.shape == (24, 3) and splits.Xdev.shape == (3, 3) and splits.Xte.shape == (3, 3)
     assert splits.Ytr.max() <= 2
+
+
+@pytest.mark.parametrize("n", range(0, 13))
+def test_split_sizes_are_what_split_words_makes(n: int) -> None:
+    parts = split_words([f"w{i}" for i in range(n)])
+    assert split_sizes(n) == {name: len(part) for name, part in zip(SPLIT_NAMES, parts)}
+
+
+def test_min_words_is_the_first_count_that_fills_the_splits() -> None:
+    # literal: 1 word all goes to test; 5 words split 4/0/1; 6 words 4/1/1
+    assert split_sizes(1) == {"train": 0, "dev": 0, "test": 1}
+    assert split_sizes(5) == {"train": 4, "dev": 0, "test": 1}
+    assert split_sizes(6) == {"train": 4, "dev": 1, "test": 1}
+    assert min_words(("train",)) == 2 and min_words() == min_words(SPLIT_NAMES) == 6
+    require_words(2, ("train",), "check")
+    require_words(6, SPLIT_NAMES, "train")
+
+
+@pytest.mark.parametrize(
+    "n, needed, message",
+    [(1, ("train",), r"^1 word is too few: the 80/10/10 split leaves the train split empty, and `x` needs at "
+                     r"least 2 words \(for the train split\)$"),
+     (5, SPLIT_NAMES, r"^5 words are too few: .* leaves the dev split empty, and `x` needs at least 6 words "
+                      r"\(for the train, dev and test splits\)$"),
+     (1, SPLIT_NAMES, r"^1 word is too few: .* leaves the train and dev splits empty")],
+)
+def test_require_words_names_the_count_and_the_minimum(n: int, needed: tuple[str, ...], message: str) -> None:
+    with pytest.raises(DataError, match=message):
+        require_words(n, needed, "`x`")

@@ -81,6 +81,11 @@ def test_argument_errors() -> None:
         sample((params, bnmean, bnvar, Vocab.from_words(["abcdefghijklmnopqrstuvwxyz"])))
 
 
+def test_negative_seed_names_the_argument() -> None:
+    with pytest.raises(ValueError, match=r"sample: seed must be a non-negative integer or None, got -1"):
+        sample(random_model(), seed=-1)
+
+
 def test_diverged_model_is_an_error_not_empty_names() -> None:
     params, bnmean, bnvar, vocab = random_model()
     params = {**params, "b2": np.full_like(params["b2"], np.nan)}

@@ -128,6 +128,19 @@ def test_progress_bar_runs(splits: Splits, capsys: pytest.CaptureFixture[str]) -
     assert "train (manual)" in err and "600/600" in err
 
 
+def test_empty_split_is_a_clear_error_not_nan() -> None:
+    # 2 words split 1/0/1: nothing to report as the val loss, so no training at all
+    tiny = build_splits(["anna", "bob"])
+    with pytest.raises(ValueError, match=r"train: the val split has no examples; .* at least 6 words"):
+        train(tiny, SMALL.replace(steps=5), "manual", progress=False, print_fn=None)
+
+
+def test_config_refuses_a_negative_seed() -> None:
+    with pytest.raises(ValueError, match=r"config: seed must be a non-negative integer .*got -1"):
+        Config(seed=-1)
+    assert Config(seed=0).seed == 0
+
+
 def test_unknown_backend_is_a_clear_error(splits: Splits) -> None:
     with pytest.raises(ValueError, match=r"unknown backend 'jax'.*manual, engine, torch"):
         train(splits, SMALL.replace(steps=1), "jax", progress=False)
