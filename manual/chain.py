@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from manual._common import BN_EPS, batch_sum, check_model, intermediates
-from manual.embedding import embedding_backward
+from manual.embedding import scatter_rows
 
 # The intermediates the chain reads (the others' gradients need only these and the parameters).
 USED = (
@@ -91,7 +91,7 @@ def backward_chain(
     # embcat = emb.reshape(n, -1)
     demb = dembcat.reshape(emb.shape)  # (n, block_size, n_embd)
     # emb = C[Xb]
-    dC = embedding_backward(demb, Xb, C.shape[0])  # (vocab, n_embd)
+    dC = scatter_rows(demb, Xb, C.shape[0])  # (vocab, n_embd); dC[v] sums demb where Xb == v
 
     return {
         "dlogprobs": dlogprobs, "dprobs": dprobs, "dcounts_sum_inv": dcounts_sum_inv,

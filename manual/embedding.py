@@ -27,6 +27,11 @@ def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
     if vocab_size < 1:
         raise ValueError(f"embedding_backward: vocab_size must be >= 1; got {vocab_size}")
     check_indices(Xb, vocab_size, "embedding_backward")
+    return scatter_rows(demb, Xb, vocab_size)
+
+
+def scatter_rows(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
+    """`embedding_backward` for inputs already checked (the backward passes' callers have done it)."""
     ix = Xb.reshape(-1)  # (n*block_size,)
     # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20
     one_hot = np.zeros((vocab_size, ix.size), dtype=demb.dtype)  # (vocab_size, n*block_size)

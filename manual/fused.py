@@ -11,7 +11,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from manual._common import batch_sum, check_batch_size, check_labels, check_model, check_shapes, intermediates
-from manual.embedding import embedding_backward
+from manual.embedding import scatter_rows
 
 
 def cross_entropy(logits: NDArray, Yb: NDArray) -> tuple[float, NDArray]:
@@ -112,7 +112,7 @@ def backward_after_logits(
     db1 = batch_sum(dhprebn)  # (n_hidden,)
     dembcat = dhprebn @ W1.T  # (n, block_size*n_embd)
     demb = dembcat.reshape(*Xb.shape, C.shape[1])  # (n, block_size, n_embd)
-    dC = embedding_backward(demb, Xb, C.shape[0])  # (vocab, n_embd)
+    dC = scatter_rows(demb, Xb, C.shape[0])  # (vocab, n_embd); dC[v] sums demb where Xb == v
     return {
         "dh": dh, "dW2": dW2, "db2": db2, "dhpreact": dhpreact, "dbngain": dbngain, "dbnbias": dbnbias,
         "dhprebn": dhprebn, "dW1": dW1, "db1": db1, "dembcat": dembcat, "demb": demb, "dC": dC,
