@@ -220,17 +220,17 @@ def matmul(a, b) -> Tensor:
 
 
 def maximum(a, b) -> Tensor:
-    """Elementwise max; where a == b the gradient goes to a."""
+    """Elementwise max; where a == b the gradient is split evenly between them, as torch does."""
     a, b, x, y = _pair(a, b)
     try:
         out = np.maximum(x, y)
     except ValueError:
         raise _broadcast_error("maximum", a, b) from None
-    mask = x >= y
 
-    # z = max(a, b); dz/da = [a >= b], dz/db = [a < b]
+    # z = max(a, b); dz/da = [a > b] + [a == b]/2, dz/db = [a < b] + [a == b]/2
     def vjp(g):
-        return g * mask, g * ~mask
+        share = np.where(x == y, 0.5, x > y).astype(g.dtype, copy=False)  # a's share of g
+        return g * share, g * (1 - share)
 
     return make_op(out, (a, b), vjp, "maximum")
 

@@ -164,13 +164,16 @@ def test_max_ties_follow_torch():
     np.testing.assert_array_equal(x.grad, [[1, 0, 0], [0, 1, 1]])
 
 
-def test_maximum_tie_goes_to_the_first_operand():
-    """Documented rule for maximum(a, b): where a == b the whole gradient goes to a."""
+def test_maximum_splits_a_tie_as_torch():
+    """maximum(a, b): where a == b each operand gets half the gradient (torch's rule)."""
     a = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
     b = engine.tensor([2.0, 2.0, 1.0], requires_grad=True)
     engine.maximum(a, b).sum().backward()
-    np.testing.assert_array_equal(a.grad, [0, 1, 1])
-    np.testing.assert_array_equal(b.grad, [1, 0, 0])
+    np.testing.assert_array_equal(a.grad, [0, 0.5, 1])
+    np.testing.assert_array_equal(b.grad, [1, 0.5, 0])
+    c = engine.tensor([[0.0], [1.0]], requires_grad=True)  # broadcast against a (3,): ties at 2.0 only
+    engine.maximum(c, engine.tensor([0.0, 1.0, 2.0])).sum().backward()
+    np.testing.assert_array_equal(c.grad, [[0.5], [1.5]])
 
 
 def test_relu_and_abs_have_zero_gradient_at_zero():
