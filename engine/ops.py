@@ -325,7 +325,7 @@ def relu(x) -> Tensor:
     x = as_tensor(x)
     d = x._data
     mask = d > 0
-    out = d * mask
+    out = np.maximum(d, 0)  # not d * mask: -inf * 0 is NaN
 
     # z = relu(x); dz/dx = [x > 0]
     def vjp(g):
@@ -335,14 +335,15 @@ def relu(x) -> Tensor:
 
 
 def sigmoid(x) -> Tensor:
+    """1 / (1 + exp(-x)), accurate in both tails (sigmoid(-50) = 1.9e-22, not 0)."""
     x = as_tensor(x)
     d = _float_data(x)
-    # 1/(1+exp(-x)) overflows exp for x << 0; tanh form is stable everywhere
-    out = 0.5 * (1 + np.tanh(0.5 * d))
+    # exp(-log(1 + exp(-x))) never overflows and keeps the tiny values 1/(1+exp(-x)) would round to 0
+    out = np.exp(-np.logaddexp(0, -d))
 
-    # z = sigmoid(x); dz/dx = z (1 - z)
+    # z = sigmoid(x); dz/dx = z (1 - z) = z sigmoid(-x): 1 - z would cancel to nothing for large x
     def vjp(g):
-        return (g * out * (1 - out),)
+        return (g * out * np.exp(-np.logaddexp(0, d)),)
 
     return make_op(out, (x,), vjp, "sigmoid")
 
@@ -402,8 +403,12 @@ def clone(x) -> Tensor:
 
 
 def where(cond, a, b) -> Tensor:
-    """a where cond is true, else b (broadcast together)."""
-    c = as_tensor(cond)._data.astype(bool, copy=False)
+    """a where cond is true, else b (broadcast together).
+
+    cond is a parent without a gradient, so changing it in place before backward raises, as in torch.
+    """
+    cond = as_tensor(cond)
+    c = cond._data.astype(bool, copy=False)
     a, b, x, y = _pair(a, b)
     try:
         out = np.where(c, x, y)
@@ -412,9 +417,9 @@ def where(cond, a, b) -> Tensor:
 
     # z = cond ? a : b; dz/da = [cond], dz/db = [not cond]
     def vjp(g):
-        return np.where(c, g, 0), np.where(c, 0, g)
+        return np.where(c, g, 0), np.where(c, 0, g), None
 
-    return make_op(out, (a, b), vjp, "where")
+    return make_op(out, (a, b, cond), vjp, "where")
 
 
 # ---- reductions -------------------------------------------------------------------------

@@ -44,7 +44,9 @@ def _to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
             arr = np.asarray(data)
         except ValueError:  # NumPy 2 refuses ragged nesting itself
             raise ValueError(f"tensor(): nested sequences of unequal lengths in {data!r:.60}") from None
-        if arr.dtype == object:
+        if arr.dtype == object or arr.dtype.kind == "u":  # NumPy's way with an int past int64
+            if any(isinstance(x, int) and not -2**63 <= x < 2**63 for x in arr.reshape(-1).tolist()):
+                raise OverflowError(f"tensor(): an integer in {data!r:.60} does not fit in int64")
             raise TypeError(f"tensor(): cannot make a tensor from {type(data).__name__} {data!r:.60}")
         if dtype is None:
             if arr.dtype.kind == "f":
@@ -115,7 +117,8 @@ class Tensor:
     @grad.setter
     def grad(self, value) -> None:
         if value is not None:
-            value = np.asarray(value._data if isinstance(value, Tensor) else value)
+            # a copy: backward adds into .grad in place, which must not reach another tensor or the caller
+            value = np.array(value._data if isinstance(value, Tensor) else value)
             if value.shape != self._data.shape:
                 raise ValueError(f"grad: shape {value.shape} does not match the tensor's shape {self.shape}")
         self._grad = value
@@ -277,9 +280,12 @@ class Tensor:
 
     def _accumulate(self, g: np.ndarray) -> None:
         # g may be shared with another node or be a read-only broadcast: keep it, and let the `grad`
-        # property copy it if the user ever reads it (most interior grads never are)
+        # property copy it if the user ever reads it (most interior grads never are). A grad that is
+        # ours (or the user's) takes the sum in place, as torch's does, so a reference to .grad sees it.
         if self._grad is None:
             self._grad, self._gown = g, False
+        elif self._gown and self._grad.flags.writeable:
+            self._grad += g
         else:
             self._grad, self._gown = self._grad + g, True
 
@@ -325,6 +331,8 @@ class Tensor:
 
     def __setitem__(self, key, value) -> None:
         self._check_inplace("setitem", value)
+        if value is None:  # NumPy would write NaN
+            raise TypeError(f"setitem: cannot assign None to a tensor of shape {self.shape}; assign a number or tensor")
         npkey = _index_key(key)
         split = _ints_first(key, npkey)
         target = self._data
@@ -333,7 +341,7 @@ class Tensor:
         try:
             target[npkey] = value._data if isinstance(value, Tensor) else value
         except (ValueError, TypeError) as e:
-            raise type(e)(f"setitem on a tensor of shape {self.shape}: {e}") from None
+            raise _same_kind(e)(f"setitem on a tensor of shape {self.shape}: {e}") from None
         self._vc[0] += 1
 
     def _inplace(self, ufunc, other, what: str) -> Tensor:
@@ -342,7 +350,7 @@ class Tensor:
         try:
             ufunc(self._data, o, out=self._data, casting="same_kind")
         except (ValueError, TypeError) as e:  # numpy's own message names the shapes/dtypes
-            raise type(e)(f"{what}: {self.dtype} {self.shape} with {_describe(other)}: {e}") from None
+            raise _same_kind(e)(f"{what}: {self.dtype} {self.shape} with {_describe(other)}: {e}") from None
         self._vc[0] += 1
         return self
 
@@ -359,10 +367,17 @@ class Tensor:
         return self._inplace(np.true_divide, other, "/=")
 
     def zero_(self) -> Tensor:
-        return self._inplace(np.multiply, 0, "zero_")
+        return self._fill(0, "zero_")  # not *= 0: NaN and inf must become 0 too
 
     def fill_(self, value) -> Tensor:
-        self._check_inplace("fill_")
+        return self._fill(value, "fill_")
+
+    def _fill(self, value, what: str) -> Tensor:
+        self._check_inplace(what, value)
+        if isinstance(value, Tensor):
+            if value.ndim:
+                raise ValueError(f"{what}: the value must be a number or a 0-d tensor, got shape {value.shape}")
+            value = value._data
         self._data.fill(value)
         self._vc[0] += 1
         return self
@@ -475,6 +490,11 @@ def _index_part(k):
         return k
     raise IndexError(f"only integers, slices, None, ..., and integer or bool tensors/arrays/lists are valid "
                      f"indices, got {type(k).__name__} {k!r:.40}")
+
+
+def _same_kind(e: Exception) -> type[Exception]:
+    """TypeError or ValueError: NumPy raises subclasses of them that cannot be rebuilt from a message."""
+    return TypeError if isinstance(e, TypeError) else ValueError
 
 
 def _index_key(key):

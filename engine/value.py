@@ -70,8 +70,12 @@ class Value:
         if not isinstance(p, int | float):
             raise TypeError(f"Value ** {type(p).__name__}: only int/float exponents are supported")
         a = self.data
-        # z = a**p; dz/da = p a**(p-1)
-        return self._make(a**p, (self,), lambda g: (g * p * a ** (p - 1),), f"**{p}")
+        if a < 0 and p != int(p):
+            raise ValueError(f"Value ** {p}: a negative base ({a}) to a fractional power is not a real number")
+        z = a**p
+        # z = a**p; dz/da = p a**(p-1), whose limit at a = 0 is 0 for p = 0 and inf for 0 < p < 1 (as torch)
+        slope = (0.0 if p == 0 else math.inf) if a == 0 and 0 <= p < 1 else p * a ** (p - 1)
+        return self._make(z, (self,), lambda g: (g * slope,), f"**{p}")
 
     def __rpow__(self, base) -> Value:
         if not isinstance(base, int | float) or base <= 0:
@@ -109,11 +113,11 @@ class Value:
 
     def relu(self) -> Value:
         a = self.data
-        # z = max(a, 0); dz/da = [a > 0]
-        return self._make(a if a > 0 else 0.0, (self,), lambda g: (g if a > 0 else 0.0,), "ReLU")
+        # z = max(a, 0); dz/da = [a > 0]  (a NaN stays NaN, as in torch)
+        return self._make(0.0 if a <= 0 else a, (self,), lambda g: (g if a > 0 else 0.0,), "ReLU")
 
     def exp(self) -> Value:
-        e = math.exp(self.data)
+        e = math.exp(self.data) if self.data < 710 else math.inf  # math.exp raises past float's range
         # z = exp(a); dz/da = z
         return self._make(e, (self,), lambda g: (g * e,), "exp")
 

@@ -182,3 +182,13 @@ def test_in_place_shape_mismatch_names_both():
 def test_max_keepdim_without_dim_is_an_error():
     with pytest.raises(TypeError, match="max: keepdim needs a dim"):
         engine.randn(2, 3).max(keepdim=True)
+
+
+def test_integers_past_int64_and_none_values_are_refused():
+    with pytest.raises(OverflowError, match="does not fit in int64"):
+        engine.tensor(2**63)  # NumPy would wrap it to -2**63 through uint64
+    with pytest.raises(OverflowError, match="does not fit in int64"):
+        engine.tensor([1, 2**70])
+    x = engine.zeros(3)
+    with pytest.raises(TypeError, match="cannot assign None"):
+        x[0] = None  # NumPy would write NaN

@@ -314,3 +314,60 @@ def test_max_of_a_0d_tensor_along_dim_0():
     assert z.grad == 1.0
     m.values.data += 1  # its own memory, not z's
     assert z.item() == 3.0
+
+
+def test_gradients_accumulate_into_grad_in_place_as_torch():
+    """A reference to .grad sees the next backward's sum; an array assigned to two grads is not shared."""
+    w = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    (w * 3).sum().backward()
+    ref = w.grad
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(ref, [5.0, 7.0, 9.0])  # 3 + 2w, in the same array
+    a, b = engine.tensor([1.0, 1.0], requires_grad=True), engine.tensor([1.0, 1.0], requires_grad=True)
+    shared = np.zeros(2, np.float32)
+    a.grad = shared
+    b.grad = shared
+    (a + 2 * b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(shared, [0.0, 0.0])
+
+
+def test_relu_zero_and_sigmoid_at_the_extremes():
+    """relu(-inf) = 0 (not -inf * 0 = NaN); zero_ clears NaN and inf; sigmoid keeps its tails."""
+    np.testing.assert_array_equal(engine.tensor([-np.inf, 2.0]).relu().data, [0.0, 2.0])
+    np.testing.assert_array_equal(engine.tensor([np.nan, np.inf, 1.0]).zero_().data, [0.0, 0.0, 0.0])
+    x = engine.tensor([-50.0, 30.0], dtype=engine.float64, requires_grad=True)
+    s = x.sigmoid()
+    s.sum().backward()
+    np.testing.assert_allclose(s.data[0], np.exp(-50.0) / (1 + np.exp(-50.0)), rtol=1e-14)  # was 0
+    np.testing.assert_allclose(x.grad[1], np.exp(-30.0) / (1 + np.exp(-30.0)) ** 2, rtol=1e-12)  # z(1-z) cancels
+    assert engine.tensor([-20.0]).sigmoid().item() > 0  # float32 too
+
+
+def test_where_notices_its_condition_changing():
+    w = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    cond = w.detach() > 1.5
+    y = engine.where(cond, w, engine.zeros(3))
+    cond.fill_(True)
+    with pytest.raises(RuntimeError, match="an input of 'where'.*was modified in place"):
+        y.sum().backward()
+
+
+def test_in_place_dtype_errors_keep_numpys_message():
+    a = engine.tensor([3, 4])
+    with pytest.raises(TypeError, match=r"/=: int64 \(2,\) with int 2: Cannot cast ufunc 'divide' output"):
+        a /= 2
+    with pytest.raises(ValueError, match="fill_: the value must be a number or a 0-d tensor"):
+        engine.zeros(3).fill_(engine.tensor([2.5]))
+
+
+def test_value_powers_at_zero_and_of_negatives():
+    for p, slope in ((0, 0.0), (0.5, float("inf")), (1, 1.0), (2, 0.0)):
+        v = engine.Value(0.0)
+        (v**p).backward()
+        assert v.grad == slope, p
+    with pytest.raises(ValueError, match="negative base .* fractional power"):
+        engine.Value(-2.0) ** 0.5
+    assert engine.Value(1000.0).exp().data == float("inf")
+    assert np.isnan(engine.Value(float("nan")).relu().data)
