@@ -375,10 +375,26 @@ def abs(x) -> Tensor:  # noqa: A001  (torch.abs)
 # ---- casts ------------------------------------------------------------------------------
 
 
-def to(x, dtype) -> Tensor:
-    """A copy converted to `dtype`; the gradient flows back converted to x's dtype."""
+def to(x, *args, dtype=None, device=None) -> Tensor:
+    """x converted to `dtype` (the gradient flows back converted to x's dtype); `.to("cpu")` is x itself.
+
+    Accepts torch's forms to(dtype), to(device), to(device, dtype) and the keywords; the engine's one
+    device is the CPU, so asking for another one is an error rather than a silent no-op.
+    """
     x = as_tensor(x)
-    dtype = np.dtype(dtype)
+    for a in args:
+        if isinstance(a, str) and not a.startswith("float") and a not in _DTYPE_NAMES:
+            device = a
+        else:
+            dtype = a
+    if device is not None and str(device).split(":")[0] != "cpu":
+        raise ValueError(f"to: device {device!r} is not available; the engine computes with NumPy on the CPU")
+    if dtype is None:
+        return x
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to: {dtype!r} is not a dtype (e.g. engine.float64) or a device ('cpu')") from None
     if x._data.dtype == dtype:
         return x
     if dtype.kind != "f":
@@ -389,6 +405,9 @@ def to(x, dtype) -> Tensor:
         return (g,)
 
     return make_op(x._data.astype(dtype), (x,), vjp, "to", str(dtype))
+
+
+_DTYPE_NAMES = frozenset(np.sctypeDict)  # "int64", "bool", ...: strings to() reads as dtypes
 
 
 def clone(x) -> Tensor:
@@ -895,7 +914,7 @@ _METHODS = {
     "reshape": reshape, "view": view, "flatten": flatten, "permute": permute, "transpose": transpose,
     "squeeze": squeeze, "unsqueeze": unsqueeze,
     "float": _cast(np.float32), "double": _cast(np.float64), "long": _cast(np.int64),
-    "int": _cast(np.int32), "bool": _cast(np.bool_),
+    "int": _cast(np.int32), "bool": _cast(np.bool_), "half": _cast(np.float16),
 }
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)

@@ -627,7 +627,9 @@ def randint(low, high=None, size=None, *, generator: Generator | None = None, dt
         if high is None or not isinstance(high, Sequence):
             raise TypeError("randint(low, high, size) or randint(high, size): size is required")
         low, high, size = 0, low, high
-    if high is None or high <= low:
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
+    if high <= low:
         raise ValueError(f"randint: need low < high, got low={low}, high={high}")
     rng = (generator or default_generator)._rng
     return _leaf(rng.integers(low, high, _size((size,), "randint"), dtype=_as_dtype(dtype) or int64))

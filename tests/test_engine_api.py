@@ -248,3 +248,18 @@ def test_cross_entropy_is_reachable_as_torch_nn_functional():
     assert engine.nn.functional.cross_entropy is F.cross_entropy
     logits = engine.tensor([[0.0, 0.0]])
     assert engine.nn.functional.cross_entropy(logits, engine.tensor([1])).item() == pytest.approx(np.log(2), rel=1e-6)
+
+
+def test_to_accepts_torchs_forms_and_the_cpu():
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    assert x.to("cpu") is x and x.to("cpu", engine.float64).dtype == engine.float64
+    assert x.to(dtype=engine.float64).dtype == engine.float64 and x.half().dtype == engine.float16
+    with pytest.raises(ValueError, match="device 'cuda' is not available"):
+        x.to("cuda")
+    (x.half() * 2).sum().backward()  # the gradient comes back in x's dtype
+    assert x.grad.dtype == np.float32 and x.grad.tolist() == [2.0, 2.0]
+
+
+def test_randint_with_only_high_and_a_size_keyword():
+    assert engine.randint(5, size=(3,)).shape == (3,)
+    assert int(engine.randint(1, size=(4,)).max()) == 0
