@@ -383,7 +383,7 @@ def to(x, *args, dtype=None, device=None) -> Tensor:
     """
     x = as_tensor(x)
     for a in args:
-        if isinstance(a, str) and not a.startswith("float") and a not in _DTYPE_NAMES:
+        if isinstance(a, str) and a not in _DTYPE_NAMES:
             device = a
         else:
             dtype = a

@@ -161,7 +161,7 @@ def _graph_format(args) -> str:
     import viz
 
     out = Path(args.out)
-    implied = {**{f".{f}": f for f in viz.FORMATS}, ".gv": "dot"}.get(out.suffix.lower())
+    implied = viz.implied_format(out)
     if args.format is None and implied is None:
         raise ValueError(f"cannot tell the format from --out {out}; end it in .svg, .png, .pdf, .dot or .gv, "
                          "or pass --format")

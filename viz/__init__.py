@@ -9,9 +9,9 @@ yellow or red by the three-way gradient check. Imports only engine, numpy, graph
 
 from .check import ALIASES, Verdict, as_verdicts
 from .graph import CHECK_FILL, DETAILS, GREY, OP_FILL, PARAM_FILL, draw, names_from
-from .output import FORMATS, GraphvizNotFound, render, to_bytes
+from .output import FORMATS, GraphvizNotFound, implied_format, render, to_bytes
 
 __all__ = [
-    "draw", "render", "names_from", "as_verdicts", "Verdict", "GraphvizNotFound", "to_bytes",
+    "draw", "render", "implied_format", "names_from", "as_verdicts", "Verdict", "GraphvizNotFound", "to_bytes",
     "ALIASES", "DETAILS", "FORMATS", "CHECK_FILL", "PARAM_FILL", "OP_FILL", "GREY",
 ]

@@ -44,10 +44,15 @@ def to_bytes(graph: graphviz.Digraph, format: str) -> bytes:
                            f"{stderr or 'no message'}") from e
 
 
+def implied_format(path: str | os.PathLike[str]) -> str | None:
+    """The format `path`'s suffix names (.svg, .png, .pdf, .dot or .gv), or None."""
+    suffix = Path(path).suffix.lower().lstrip(".")
+    return "dot" if suffix == "gv" else suffix if suffix in FORMATS else None
+
+
 def _format(path: Path, format: str | None) -> str:
     """`format`, else the one `path`'s suffix names; a suffix naming another format than `format` is an error."""
-    suffix = path.suffix.lower().lstrip(".")
-    implied = "dot" if suffix == "gv" else suffix if suffix in FORMATS else None
+    implied = implied_format(path)
     if format is None:
         if implied is None:
             raise ValueError(
