@@ -53,38 +53,35 @@ Step = Callable[[int], Any]  # step(k) trains on batch k % N_BATCHES and returns
 
 
 def engine_step(params: dict[str, np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> Step:
-    """ninjagrad: model.mlp.forward_train on engine tensors, loss.backward(), p.data -= lr * p.grad."""
+    """ninjagrad: model.mlp.forward_train on engine tensors, loss.backward(), engine.optim.SGD's step."""
     import engine
     import engine.functional as F
     from model.mlp import forward_train, to_backend
 
     P = to_backend(params, engine)
-    leaves = list(P.values())
+    optimizer = engine.optim.SGD(P.values(), lr)
     data = [(engine.tensor(Xb), engine.tensor(Yb)) for Xb, Yb in batches]
 
     def step(k: int):
         Xb, Yb = data[k % len(data)]
         loss = forward_train(engine, F, P, Xb, Yb)
         loss.backward()
-        for p in leaves:
-            p.data -= lr * p.grad
-            p.grad = None
+        optimizer.step()
+        optimizer.zero_grad()
         return loss
 
     return step
 
 
 def manual_step(params: dict[str, np.ndarray], batches: list[tuple[np.ndarray, np.ndarray]], lr: float) -> Step:
-    """The hand-derived NumPy step: manual.step_grads, then manual.sgd_update in place."""
+    """The hand-derived NumPy step: manual.Trainer (forward, fused backward, one flat SGD update)."""
     import manual
 
-    P = {name: a.copy() for name, a in params.items()}
+    trainer = manual.Trainer(params)
 
     def step(k: int):
         Xb, Yb = batches[k % len(batches)]
-        result = manual.step_grads(P, Xb, Yb)
-        manual.sgd_update(P, result.grads, lr)
-        return result.loss
+        return trainer.step(Xb, Yb, lr)
 
     return step
 

@@ -9,7 +9,7 @@
 Depends on NumPy only.
 """
 
-from . import functional, nn
+from . import functional, nn, optim
 from .dtypes import bool, double, float, float16, float32, float64, half, int, int32, int64, long, uint8
 from .gradcheck import GradcheckError, gradcheck
 from .graph import is_grad_enabled, no_grad, toposort, unbroadcast
@@ -79,7 +79,7 @@ from .tensor import (
 from .value import Value
 
 __all__ = [
-    "Tensor", "Value", "Generator", "GradcheckError", "functional", "nn", "tensor", "as_tensor", "make_op",
+    "Tensor", "Value", "Generator", "GradcheckError", "functional", "nn", "optim", "tensor", "as_tensor", "make_op",
     "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "randint", "arange",
     "default_generator", "manual_seed", "all", "any", "allclose", "no_grad", "is_grad_enabled",
     "gradcheck", "toposort", "unbroadcast",

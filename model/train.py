@@ -197,16 +197,15 @@ def _manual_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], d
 
 def _engine_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:
     P = to_backend(params, engine)
-    plist = [P[name] for name in PARAM_NAMES]
+    optimizer = engine.optim.SGD([P[name] for name in PARAM_NAMES], lr=0.0)  # each step sets its lr
     F = engine.functional
 
     def step(Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
         loss = forward_train(engine, F, P, Xb, Yb)
-        for p in plist:
-            p.grad = None
+        optimizer.zero_grad()
         loss.backward()
-        for p in plist:
-            p.data -= lr * p.grad  # lr is a Python float, so float32 stays float32
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.step()
         return loss.item()
 
     return step, lambda: {name: P[name].data.copy() for name in PARAM_NAMES}
