@@ -94,6 +94,14 @@ def _broadcast_axes(gshape: tuple, shape: tuple) -> tuple:
 PAIRWISE_ROWS = 32  # add_reduce sums at most this many slices of an axis one after another
 
 
+@functools.lru_cache(maxsize=64)
+def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only (1, n) row of ones, made once per size: the left factor of a batch sum."""
+    row = np.ones((1, n), dtype)
+    row.flags.writeable = False
+    return row
+
+
 def add_reduce(x: np.ndarray, axes: tuple | None, keepdims: bool = False) -> np.ndarray:
     """np.add.reduce(x, axes): the sum over `axes` (None: all), added pairwise along every axis but the last.
 
@@ -101,9 +109,11 @@ def add_reduce(x: np.ndarray, axes: tuple | None, keepdims: bool = False) -> np.
     sum's rounding error grows like n (3e-7 relative at n = 1024, 8x torch's, enough to fail
     torch.allclose against it). Halving such an axis (first half + second half) until at most
     PAIRWISE_ROWS slices remain makes the error grow like log n, as NumPy's own sums along the last
-    axis and torch's sums do. A batch of at most PAIRWISE_ROWS is summed exactly as NumPy does, and
-    so is an integer array (integer sums are exact; halving in a narrow type could overflow).
-    A 0-d x accepts axis 0, as torch and ndarray.sum do.
+    axis and torch's sums do. Integer arrays are summed by NumPy as they are (integer sums are exact;
+    halving in a narrow type could overflow). The batch sum of a C-ordered float32/float64 (n, features)
+    array finishes as the product ones(1, n) @ x, which BLAS does in a third of NumPy's time at (32, 200);
+    manual.batch_sum finishes the same way, so the two give the same bits. A 0-d x accepts axis 0, as
+    torch and ndarray.sum do.
     """
     if not x.ndim:
         axes = None
@@ -115,6 +125,9 @@ def add_reduce(x: np.ndarray, axes: tuple | None, keepdims: bool = False) -> np.
                 if n % 2:  # the odd slice out joins the first
                     halved[before + (slice(1),)] += x[before + (slice(n - 1, n),)]
                 x = halved
+    if axes == (0,) and x.ndim == 2 and x.dtype.char in "fd" and x.flags.c_contiguous:
+        total = np.dot(_ones_row(x.shape[0], x.dtype), x)  # (1, features)
+        return total if keepdims else total.reshape(-1)
     return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
 

@@ -10,7 +10,15 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import batch_sum, check_batch_size, check_labels, check_model, check_shapes, intermediates
+from manual._common import (
+    batch_sum,
+    check_batch_size,
+    check_labels,
+    check_model,
+    check_shapes,
+    intermediates,
+    ones_row,
+)
 from manual.embedding import scatter_rows
 
 
@@ -20,12 +28,23 @@ def cross_entropy(logits: NDArray, Yb: NDArray) -> tuple[float, NDArray]:
     Both are computed from logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a
     tiny probability never underflows to log(0). Inputs are not checked: the callers have done it.
     """
-    n = logits.shape[0]
     norm_logits = logits - logits.max(1, keepdims=True)  # (n, vocab)
     counts = np.exp(norm_logits)  # (n, vocab)
-    counts_sum = counts.sum(1, keepdims=True)  # (n, 1)
-    loss = (np.log(counts_sum).sum() - norm_logits[np.arange(n), Yb].sum()) / n
-    return float(loss), counts / counts_sum
+    counts_sum = np.dot(counts, ones_row(counts.shape[1], counts.dtype).T)  # (n, 1); BLAS sums short rows fastest
+    picked = norm_logits.reshape(-1).take(label_positions(logits.shape, Yb))  # (n,) norm_logits[i, Yb[i]]
+    loss = (np.log(counts_sum[:, 0]) - picked).sum() / logits.shape[0]
+    counts /= counts_sum  # (n, vocab) probs, in counts' memory
+    return float(loss), counts
+
+
+def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
+    """Flat positions of the entries [i, Yb[i]] in a C-ordered array of `shape` (n, vocab).
+
+    `a.reshape(-1).take(label_positions(a.shape, Yb))` is a[np.arange(n), Yb], and a flat `+=` at them is
+    a[np.arange(n), Yb] += ..., each in half the time of fancy indexing with two index arrays.
+    """
+    n, vocab = shape
+    return np.arange(0, n * vocab, vocab) + Yb  # (n,)
 
 
 def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
@@ -35,7 +54,7 @@ def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
     """
     n = probs.shape[0]
     dlogits = probs * (1 / n)  # (n, vocab)
-    dlogits[np.arange(n), Yb] -= 1 / n
+    dlogits.reshape(-1)[label_positions(probs.shape, Yb)] -= 1 / n
     return dlogits
 
 

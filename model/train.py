@@ -187,12 +187,8 @@ def _run(step: StepFn, splits: Splits, cfg: Config, backend: str, progress: bool
 
 
 def _manual_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:
-    def step(Xb: np.ndarray, Yb: np.ndarray, lr: float) -> float:
-        result = manual.step_grads(params, Xb, Yb)
-        manual.sgd_update(params, result.grads, lr)
-        return result.loss
-
-    return step, lambda: params
+    trainer = manual.Trainer(params)
+    return trainer.step, lambda: {name: p.copy() for name, p in trainer.params.items()}
 
 
 def _engine_steps(params: dict[str, np.ndarray]) -> tuple[StepFn, Callable[[], dict[str, np.ndarray]]]:

@@ -56,16 +56,40 @@ def test_a_long_float32_batch_sum_beats_numpys_sequential_one(n):
 
 
 @pytest.mark.parametrize("n", [2, 31, PAIRWISE_ROWS])
-def test_a_short_batch_is_summed_exactly_as_numpy_does(n):
+def test_a_short_batch_is_one_blas_product_within_the_sequential_bound(n):
+    """No halving at <= PAIRWISE_ROWS rows: ones(1, n) @ x, as accurate as a sequential sum ((n-1) eps of sum |x|)."""
     x = np.random.default_rng(1).standard_normal((n, 7)).astype(np.float32)
-    np.testing.assert_array_equal(add_reduce(x, (0,)), np.add.reduce(x, axis=0))
+    got = add_reduce(x, (0,))
+    np.testing.assert_array_equal(got, (np.ones((1, n), np.float32) @ x)[0])
+    assert _relative_error(x, got) <= max(n - 1, 1) * EPS32
 
 
-@pytest.mark.parametrize("n", [2, 33, 64, 65, 1000, 1025])
-def test_manual_batch_sum_gives_the_engines_bits(n):
-    x = np.random.default_rng(n).standard_normal((n, 5)).astype(np.float32)
+def test_what_blas_cannot_sum_is_numpys_sum():
+    """Integers, a strided (transposed) batch, and other axes are summed exactly as NumPy does."""
+    x = np.random.default_rng(3).standard_normal((7, 5)).astype(np.float32)
+    np.testing.assert_array_equal(add_reduce(x.T.copy().T, (0,)), np.add.reduce(x.T.copy().T, axis=0))
+    np.testing.assert_array_equal(add_reduce(x, (1,)), np.add.reduce(x, axis=1))
+    ints = np.arange(35).reshape(7, 5)
+    np.testing.assert_array_equal(add_reduce(ints, (0,)), ints.sum(0))
+    assert add_reduce(ints, (0,)).dtype == ints.dtype
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 6, 17, 32, 33, 64, 65, 1000, 1025])
+@pytest.mark.parametrize("features", [1, 5, 200])
+def test_manual_batch_sum_gives_the_engines_bits(n, features, dtype):
+    x = np.random.default_rng(n).standard_normal((n, features)).astype(dtype)
     np.testing.assert_array_equal(batch_sum(x), add_reduce(x, (0,)))
     np.testing.assert_array_equal(batch_sum(x, keepdims=True), add_reduce(x, (0,), True))
+    out = np.empty(features, dtype)
+    assert batch_sum(x, out=out) is out
+    np.testing.assert_array_equal(out, add_reduce(x, (0,)))
+
+
+def test_a_weighted_batch_sum_is_the_mean():
+    x = np.random.default_rng(4).standard_normal((40, 3))
+    np.testing.assert_allclose(batch_sum(x, keepdims=True, weight=1 / 40), x.mean(0, keepdims=True), rtol=1e-14)
+    np.testing.assert_allclose(batch_sum(x.T.copy().T, weight=0.5), x.sum(0) / 2, rtol=1e-14)  # strided
 
 
 def test_the_odd_row_is_counted_once():
