@@ -26,7 +26,7 @@ def _axis(x: Tensor, dim, op: str) -> int:
 
 def _shifted_exp(d: np.ndarray, axis: int):
     """exp(x - max x) and its sum: subtracting the max keeps exp from overflowing."""
-    z = d - d.max(axis=axis, keepdims=True)
+    z = d - np.maximum.reduce(d, axis=axis, keepdims=True)  # the ufunc: ndarray.max adds a Python layer
     e = np.exp(z)
     return z, e, add_reduce(e, (axis,), True)
 
@@ -64,7 +64,8 @@ def _check_target(target: np.ndarray, n: int, classes: int) -> None:
         raise TypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype}")
     if target.shape != (n,):
         raise ValueError(f"cross_entropy: target of shape {target.shape} for logits of {n} rows; expected ({n},)")
-    if n and (target.min() < 0 or target.max() >= classes):
+    # one pass: cast to unsigned, a negative class wraps to a huge one, so a single max catches both ends
+    if n and np.maximum.reduce(target.astype(np.uint64, copy=False)) >= classes:
         bad = target[(target < 0) | (target >= classes)][0]
         raise IndexError(f"cross_entropy: target class {bad} is out of range for {classes} classes")
 
@@ -85,19 +86,17 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if reduction == "mean" and n == 0:
         raise ValueError("cross_entropy: the mean over an empty batch is undefined")
-    rows = np.arange(n)
-    y = t._data
     z, e, s = _shifted_exp(ops._float_data(logits), 1)
-    nll = np.log(s[:, 0]) - z[rows, y]  # (N,)
-    out = nll.sum() / n if reduction == "mean" else nll.sum() if reduction == "sum" else nll
+    picked = np.arange(0, n * classes, classes) + t._data  # flat positions of the [i, y_i]: take is fast
+    nll = np.log(s[:, 0]) - z.reshape(-1).take(picked)  # (N,)
+    out = nll if reduction == "none" else np.add.reduce(nll) / n if reduction == "mean" else np.add.reduce(nll)
 
     # loss = mean_i (log sum_j exp(x_ij) - x_i,y_i); dloss/dx = (softmax(x) - one_hot(y)) / N
     def vjp(g):
-        dlogits = e / s
-        dlogits[rows, y] -= 1
-        if reduction == "none":
-            return dlogits * g[:, None], None
-        return dlogits * (g / n if reduction == "mean" else g), None
+        scale = g[:, None] if reduction == "none" else g / n if reduction == "mean" else g  # per row, or 0-d
+        dlogits = e * (scale / s)  # the (N, 1) factors first: one pass over (N, C)
+        dlogits.reshape(-1)[picked] -= scale.reshape(-1)
+        return dlogits, None
 
     return make_op(out, (logits, t), vjp, "cross_entropy")
 
@@ -121,18 +120,25 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
         if t.shape not in ((features,), (1, features)):
             raise ValueError(f"batch_norm_train: {what} of shape {t.shape} for {features} features; "
                              f"expected ({features},) or (1, {features})")
-    d = ops._float_data(x)
+    d, gd, bd = ops._float_data(x), gain._data, bias._data
+    if not d.dtype == gd.dtype == bd.dtype:  # one dtype, NumPy's promotion, so every in-place op below keeps it
+        dtype = np.result_type(d, gd, bd)
+        d, gd, bd = d.astype(dtype), gd.astype(dtype), bd.astype(dtype)
     diff = d - add_reduce(d, (0,), True) / n  # (n, features)
     var_inv = (add_reduce(diff * diff, (0,), True) / (n - 1) + eps) ** -0.5  # (1, features)
-    raw = diff * var_inv  # (n, features)
-    gd = gain._data
-    out = gd * raw + bias._data
+    scale = gd * var_inv  # (1, features): row factors are folded before they meet an (n, features) array
+    out = diff * scale  # gain * raw, with raw = diff * var_inv
+    out += bd
 
-    # the lecture's Exercise 3 (see the docstring); the two batch sums are also dgain and dbias
+    # the lecture's Exercise 3 (see the docstring) as gain var_inv (g - dbias/n - raw dgain/(n-1)), with
+    # raw = diff var_inv, so dgain = var_inv sum(g diff) and raw dgain = diff (var_inv dgain)
     def vjp(g):
-        dgain = add_reduce(g * raw, (0,), True)
         dbias = add_reduce(g, (0,), True)
-        dx = (gd * var_inv / n) * (n * g - dbias - raw * (n / (n - 1) * dgain))
+        dgain = add_reduce(g * diff, (0,), True) * var_inv
+        dx = diff * (var_inv * dgain / (n - 1))  # (n, features)
+        dx += dbias / n
+        np.subtract(g, dx, out=dx)
+        dx *= scale
         return dx, dgain, dbias
 
     return make_op(out, (x, gain, bias), vjp, "batch_norm_train")
