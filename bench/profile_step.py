@@ -79,8 +79,10 @@ def instrumented_engine(acc: dict[str, list[float]]) -> Iterator[None]:
     try:
         for name in FORWARD_METHODS:
             patch(Tensor, name, forward_op(getattr(Tensor, name), name))
-        patch(engine, "tanh", forward_op(engine.tanh, "tanh"))
-        patch(F, "cross_entropy", forward_op(F.cross_entropy, "cross_entropy"))
+        for name in ("tanh", "addmm"):
+            patch(engine, name, forward_op(getattr(engine, name), name))
+        for name in ("batch_norm_train", "cross_entropy"):
+            patch(F, name, forward_op(getattr(F, name), name))
         patch(graph, "toposort", timed(graph.toposort, lambda root: "toposort"))
         patch(Tensor, "_fit", timed(Tensor._fit, lambda self, g, op: f"fit {op} -> {self.shape} from {g.shape}"))
         patch(Tensor, "_accumulate", timed(Tensor._accumulate,

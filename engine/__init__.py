@@ -16,6 +16,7 @@ from .graph import is_grad_enabled, no_grad, toposort, unbroadcast
 from .ops import (
     abs,
     add,
+    addmm,
     argmax,
     argmin,
     cat,
@@ -83,7 +84,7 @@ __all__ = [
     "zeros", "ones", "full", "zeros_like", "ones_like", "randn", "rand", "randint", "arange",
     "default_generator", "manual_seed", "all", "any", "allclose", "no_grad", "is_grad_enabled",
     "gradcheck", "toposort", "unbroadcast",
-    "abs", "add", "argmax", "argmin", "cat", "clone", "div", "eq", "exp", "flatten", "ge", "gt", "le",
+    "abs", "add", "addmm", "argmax", "argmin", "cat", "clone", "div", "eq", "exp", "flatten", "ge", "gt", "le",
     "log", "log10", "lt", "matmul", "max", "maximum", "mean", "min", "mul", "ne", "neg", "permute",
     "pow", "relu", "reshape", "sigmoid", "sqrt", "squeeze", "stack", "std", "sub", "sum", "tanh",
     "transpose", "unsqueeze", "var", "where",

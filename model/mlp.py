@@ -154,14 +154,17 @@ def batchnorm_train(F, hprebn, bngain, bnbias):
 
 
 def forward_train(ns, F, P: dict, Xb, Yb):
-    """In [33]: the training forward with fused batchnorm statistics and F.cross_entropy; returns the loss."""
+    """In [33]: the training forward with fused batchnorm statistics and F.cross_entropy; returns the loss.
+
+    The two linear layers are `addmm` (input + mat1 @ mat2, one op in torch and the engine).
+    """
     _batch_size(Xb)
     emb = P["C"][Xb]  # (n, block_size, n_embd)
     embcat = emb.view(emb.shape[0], -1)  # (n, block_size*n_embd)
-    hprebn = embcat @ P["W1"] + P["b1"]  # (n, n_hidden)
+    hprebn = ns.addmm(P["b1"], embcat, P["W1"])  # (n, n_hidden): embcat @ W1 + b1 as one op
     hpreact = batchnorm_train(F, hprebn, P["bngain"], P["bnbias"])  # (n, n_hidden)
     h = ns.tanh(hpreact)  # (n, n_hidden)
-    logits = h @ P["W2"] + P["b2"]  # (n, vocab)
+    logits = ns.addmm(P["b2"], h, P["W2"])  # (n, vocab): h @ W2 + b2
     return F.cross_entropy(logits, Yb)
 
 

@@ -31,6 +31,17 @@ def test_matmul_inner_dimension_message():
     assert str(info.value) == "matmul: (32, 30) @ (20, 200) — inner dimensions 30 and 20 differ"
 
 
+def test_addmm_shape_errors():
+    with pytest.raises(ValueError, match=re.escape("addmm: (32, 30) @ (20, 200) — inner dimensions 30 and 20 differ")):
+        engine.addmm(engine.ones(200), engine.ones(32, 30), engine.ones(20, 200))
+    with pytest.raises(ValueError, match=re.escape("addmm: mat1 and mat2 must be matrices, got shapes (3,) and (3, 2")):
+        engine.addmm(engine.ones(2), engine.ones(3), engine.ones(3, 2))
+    for shape in ((4,), (2, 1, 3), (4, 2), (2, 3)):
+        with pytest.raises(ValueError, match=re.escape(f"addmm: input of shape {shape} cannot be broadcast to the "
+                                                       "product's shape (4, 3)")):
+            engine.addmm(engine.ones(*shape), engine.ones(4, 2), engine.ones(2, 3))
+
+
 def test_matmul_other_shape_errors():
     with pytest.raises(ValueError, match=re.escape("matmul: (3,) @ (4,) — inner dimensions 3 and 4 differ")):
         engine.ones(3) @ engine.ones(4)

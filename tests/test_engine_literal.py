@@ -217,6 +217,30 @@ def test_matmul_by_hand():
     np.testing.assert_array_equal(v.grad, [1.0, 2.0])
 
 
+def test_addmm_by_hand():
+    """[10, 20] + [[1, 2]] @ [[3, 0], [4, 1]] = [[21, 22]]; the row input's grad sums g over the batch."""
+    b = engine.tensor([10.0, 20.0], requires_grad=True)
+    m1 = engine.tensor([[1.0, 2.0], [0.0, 1.0]], requires_grad=True)
+    m2 = engine.tensor([[3.0, 0.0], [4.0, 1.0]], requires_grad=True)
+    out = engine.addmm(b, m1, m2)
+    np.testing.assert_array_equal(out.data, [[21.0, 22.0], [14.0, 21.0]])
+    assert out.op == "addmm" and out.parents == (b, m1, m2)
+    out.backward(np.ones((2, 2)))
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(m1.grad, [[3.0, 5.0], [3.0, 5.0]])  # g @ m2^T
+    np.testing.assert_array_equal(m2.grad, [[1.0, 1.0], [3.0, 3.0]])  # m1^T @ g
+
+
+def test_addmm_with_beta_zero_ignores_the_input_even_nan():
+    """torch.addmm's rule: beta = 0 means the input is not read, so its NaNs do not reach the output."""
+    b = engine.tensor([np.nan, np.inf], requires_grad=True)
+    identity = engine.tensor([[1.0, 0.0], [0.0, 1.0]])
+    out = engine.addmm(b, identity, engine.tensor([[1.0, 2.0], [3.0, 4.0]]), beta=0, alpha=0.5)
+    np.testing.assert_array_equal(out.data, [[0.5, 1.0], [1.5, 2.0]])
+    out.sum().backward()
+    np.testing.assert_array_equal(b.grad, [0.0, 0.0])
+
+
 def test_cross_entropy_by_hand():
     """Zero logits over 3 classes: loss log 3 per row; dlogits = (1/3 - one_hot(y)) / N."""
     logits = engine.zeros(2, 3, dtype=engine.float64, requires_grad=True)

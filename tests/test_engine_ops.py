@@ -177,6 +177,13 @@ CASES = [
     Case("stack-negative", lambda ns, a, b: ns.lib.stack((a, b), dim=-1), (normal(3, 4), normal(3, 4))),
     Case("stack-dim-1", lambda ns, a, b: ns.lib.stack([a, b], 1), (normal(3, 4), normal(3, 4))),
     # ---- indexing
+    Case("addmm", lambda ns, b, m1, m2: ns.lib.addmm(b, m1, m2), (normal(5), normal(3, 4), normal(4, 5))),
+    Case("addmm-full-input", lambda ns, b, m1, m2: ns.lib.addmm(b, m1, m2), (normal(3, 5), normal(3, 4), normal(4, 5))),
+    Case("addmm-column-input", lambda ns, b, m1, m2: b.addmm(m1, m2), (normal(3, 1), normal(3, 4), normal(4, 5))),
+    Case("addmm-alpha-beta", lambda ns, b, m1, m2: ns.lib.addmm(b, m1, m2, beta=0.5, alpha=-2.0),
+         (normal(1, 5), normal(3, 4), normal(4, 5))),
+    Case("addmm-beta-zero", lambda ns, b, m1, m2: ns.lib.addmm(b, m1, m2, beta=0, alpha=3),
+         (normal(5), normal(3, 4), normal(4, 5))),
     Case("index-int", lambda ns, a: a[1], (normal(4, 5),)),
     Case("index-negative-int", lambda ns, a: a[-1, 2], (normal(4, 5),)),
     Case("index-slice", lambda ns, a: a[1:3], (normal(4, 5),)),
