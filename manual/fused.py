@@ -50,10 +50,11 @@ def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
 def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
     """dlogits = (probs - one_hot(Yb)) / n, the fused cross-entropy gradient given probs = softmax(logits).
 
-    Inputs are not checked: the callers have done it.
+    Computed in probs' memory, which both callers own. Inputs are not checked: the callers have done it.
     """
     n = probs.shape[0]
-    dlogits = probs * (1 / n)  # (n, vocab)
+    dlogits = probs  # (n, vocab)
+    dlogits *= 1 / n
     dlogits.reshape(-1)[label_positions(probs.shape, Yb)] -= 1 / n
     return dlogits
 

@@ -17,17 +17,18 @@ from numpy.typing import NDArray
 
 from manual._common import BN_EPS, PARAM_NAMES, batch_sum, check_batch, check_model, check_params, index_error
 from manual.embedding import scatter_rows
-from manual.fused import _batchnorm_backward, cross_entropy, dlogits_from_probs
+from manual.fused import cross_entropy, dlogits_from_probs
 
 
 class ForwardCache(NamedTuple):
     """What the backward pass needs from `forward_train` (plus the batch statistics for running averages)."""
 
-    embcat: NDArray  # (n, block_size*n_embd)
+    embdiff: NDArray  # (n, block_size*n_embd) embcat minus its batch mean
     embcat_mean: NDArray  # (1, block_size*n_embd) batch mean of embcat; bnmean = embcat_mean @ W1 + b1
+    bndiff: NDArray  # (n, n_hidden) hprebn - bnmean
     bnvar: NDArray  # (1, n_hidden) Bessel-corrected batch variance of hprebn
     bnvar_inv: NDArray  # (1, n_hidden) (bnvar + eps)**-0.5
-    bnraw: NDArray  # (n, n_hidden) normalized hprebn
+    bnscale: NDArray  # (1, n_hidden) bngain * bnvar_inv, so hpreact = bndiff * bnscale + bnbias
     h: NDArray  # (n, n_hidden) tanh activations
     probs: NDArray  # (n, vocab_size) softmax(logits)
 
@@ -56,7 +57,6 @@ def forward_train(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> tu
 def _forward(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str) -> tuple[float, ForwardCache]:
     """`forward_train` for inputs already checked, but for Xb's values: an index outside C raises here."""
     n = Xb.shape[0]
-    W1 = params["W1"]
     C = params["C"]
     try:
         emb = C.take(Xb, axis=0)  # (n, block_size, n_embd); C[Xb] without fancy indexing's overhead
@@ -64,21 +64,23 @@ def _forward(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str
         raise index_error(Xb, C.shape[0], where) from None
     embcat = emb.reshape(n, -1)  # (n, block_size*n_embd)
     # hprebn = embcat @ W1 + b1 is only ever seen minus its batch mean, and the mean commutes with the linear
-    # layer: hprebn - bnmean = (embcat - embcat's batch mean) @ W1. Centring embcat's block_size*n_embd
-    # columns costs less than centring hprebn's n_hidden ones, and b1 drops out.
+    # layer: bndiff = hprebn - bnmean = (embcat - embcat's batch mean) @ W1. Centring embcat's
+    # block_size*n_embd columns costs less than centring hprebn's n_hidden ones, and b1 drops out.
     embcat_mean = batch_sum(embcat, keepdims=True, weight=1 / n)  # (1, block_size*n_embd)
-    bndiff = np.dot(embcat - embcat_mean, W1)  # (n, n_hidden); hprebn - bnmean
-    # sums rather than .var(ddof=1), which takes 3x as long at this size
+    embdiff = embcat - embcat_mean  # (n, block_size*n_embd)
+    bndiff = np.dot(embdiff, params["W1"])  # (n, n_hidden)
+    # a sum rather than .var(ddof=1), which takes 3x as long at this size
     bnvar = batch_sum(bndiff * bndiff, keepdims=True, weight=1 / (n - 1))  # (1, n_hidden); Bessel's correction
     bnvar_inv = (bnvar + BN_EPS) ** -0.5  # (1, n_hidden)
-    bnraw = bndiff * bnvar_inv  # (n, n_hidden)
-    hpreact = params["bngain"] * bnraw  # (n, n_hidden)
+    # hpreact = bngain * bnraw + bnbias with bnraw = bndiff * bnvar_inv: one pass over (n, n_hidden) fewer
+    bnscale = params["bngain"] * bnvar_inv  # (1, n_hidden)
+    hpreact = bndiff * bnscale  # (n, n_hidden)
     hpreact += params["bnbias"]
     h = np.tanh(hpreact, out=hpreact)  # (n, n_hidden)
     logits = np.dot(h, params["W2"])  # (n, vocab)
     logits += params["b2"]
     loss, probs = cross_entropy(logits, Yb)
-    return loss, ForwardCache(embcat, embcat_mean, bnvar, bnvar_inv, bnraw, h, probs)
+    return loss, ForwardCache(embdiff, embcat_mean, bndiff, bnvar, bnvar_inv, bnscale, h, probs)
 
 
 def _backward(
@@ -91,7 +93,8 @@ def _backward(
     Inputs already checked. It reuses the cache's arrays for gradients: the cache is spent afterwards.
     """
     W1, W2 = params["W1"], params["W2"]
-    _, _, _, bnvar_inv, bnraw, h, probs = cache
+    embdiff, _, bndiff, _, bnvar_inv, bnscale, h, probs = cache
+    n = Xb.shape[0]
     dlogits = dlogits_from_probs(probs, Yb)  # (n, vocab)
     dh = np.dot(dlogits, W2.T)  # (n, n_hidden)
     np.dot(h.T, dlogits, out=grads["dW2"])  # (n_hidden, vocab)
@@ -100,11 +103,19 @@ def _backward(
     np.subtract(1.0, dhpreact, out=dhpreact)
     dhpreact *= dh  # (1 - h**2) * dh
     dbnbias = batch_sum(dhpreact, keepdims=True, out=grads["dbnbias"])  # (1, n_hidden)
-    dbngain = batch_sum(bnraw * dhpreact, keepdims=True, out=grads["dbngain"])  # (1, n_hidden)
-    dhprebn = _batchnorm_backward(dhpreact, params["bngain"], bnvar_inv, bnraw, dbnbias, dbngain)  # (n, n_hidden)
-    np.dot(cache.embcat.T, dhprebn, out=grads["dW1"])  # (block_size*n_embd, n_hidden)
-    batch_sum(dhprebn, out=grads["db1"])  # (n_hidden,)
-    dembcat = np.dot(dhprebn, W1.T)  # (n, block_size*n_embd)
+    dbngain = batch_sum(bndiff * dhpreact, keepdims=True, out=grads["dbngain"])  # (1, n_hidden)
+    dbngain *= bnvar_inv  # sum_i bnraw * dhpreact, as bnraw = bndiff * bnvar_inv
+    # Exercise 3: dhprebn = bnscale * (dhpreact - dbnbias/n - bnraw * dbngain/(n-1)). Its term
+    # -bnscale*dbnbias/n is the same in every row; the rest is u. The rows of embdiff sum to zero, so
+    # dW1 = embcat.T @ dhprebn = embdiff.T @ u; db1 = sum_i dhprebn = 0 exactly (b1 cancels in the
+    # batch mean); dembcat = dhprebn @ W1.T = u @ W1.T - (bnscale*dbnbias/n) @ W1.T.
+    u = np.multiply(bndiff, bnscale * bnvar_inv * dbngain * (1 / (n - 1)), out=bndiff)  # (n, n_hidden)
+    dhpreact *= bnscale
+    u = np.subtract(dhpreact, u, out=u)
+    np.dot(embdiff.T, u, out=grads["dW1"])  # (block_size*n_embd, n_hidden)
+    grads["db1"].fill(0)  # (n_hidden,)
+    dembcat = np.dot(u, W1.T)  # (n, block_size*n_embd)
+    dembcat -= np.dot(bnscale * dbnbias * (1 / n), W1.T)
     demb = dembcat.reshape(*Xb.shape, -1)  # (n, block_size, n_embd)
     scatter_rows(demb, Xb, params["C"].shape[0], out=grads["dC"])  # (vocab, n_embd); dC[v] sums demb where Xb == v
 
