@@ -45,11 +45,16 @@ class SGD:
     def step(self) -> None:
         """p -= lr * p.grad in place for every parameter that has a gradient."""
         for group in self.param_groups:
-            lr = float(group["lr"])  # a Python float is weak: float32 parameters stay float32
+            lr, rate = group["lr"], None
             for p in group["params"]:
                 g = p._grad
                 if g is not None:
-                    np.subtract(p._data, lr * g, out=p._data)
+                    d = p._data
+                    if rate is None or rate.dtype != d.dtype:
+                        # lr as a 0-d array of the parameter's dtype: rounded as a Python float would be
+                        # (float32 stays float32), and NumPy multiplies by it with less overhead
+                        rate = np.asarray(lr, d.dtype)
+                    d -= rate * g
                     p._vc[0] += 1  # an in-place change: a graph built before it can no longer backprop
 
     def zero_grad(self, set_to_none: bool = True) -> None:
