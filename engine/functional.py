@@ -78,9 +78,9 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     """
     logits = as_tensor(logits)
     t = as_tensor(target)
-    if logits.ndim != 2:
+    if logits._data.ndim != 2:
         raise ValueError(f"cross_entropy: logits must be (N, C), got shape {logits.shape}")
-    n, classes = logits.shape
+    n, classes = logits._data.shape
     _check_target(t._data, n, classes)
     if reduction not in ("mean", "sum", "none"):
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
@@ -110,14 +110,15 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
     dx = gain * var_inv / n * (n g - sum g - n/(n-1) raw * sum(g * raw)), dgain = sum(g * raw), dbias = sum g.
     """
     x, gain, bias = as_tensor(x), as_tensor(gain), as_tensor(bias)
-    if x.ndim != 2:
+    if x._data.ndim != 2:
         raise ValueError(f"batch_norm_train: input must be (n, features), got shape {x.shape}")
-    n, features = x.shape
+    n, features = x._data.shape
     if n < 2:
         raise ValueError(f"batch_norm_train: needs a batch of at least 2 examples, got {n}: the Bessel-corrected "
                          "variance divides by n - 1 = 0")
+    shapes = ((features,), (1, features))
     for what, t in (("gain", gain), ("bias", bias)):
-        if t.shape not in ((features,), (1, features)):
+        if t._data.shape not in shapes:
             raise ValueError(f"batch_norm_train: {what} of shape {t.shape} for {features} features; "
                              f"expected ({features},) or (1, {features})")
     d, gd, bd = ops._float_data(x), gain._data, bias._data
@@ -125,7 +126,10 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
         dtype = np.result_type(d, gd, bd)
         d, gd, bd = d.astype(dtype), gd.astype(dtype), bd.astype(dtype)
     diff = d - add_reduce(d, (0,), True) / n  # (n, features)
-    var_inv = (add_reduce(diff * diff, (0,), True) / (n - 1) + eps) ** -0.5  # (1, features)
+    var = add_reduce(diff * diff, (0,), True) / (n - 1)  # (1, features)
+    var += eps
+    # var ** -0.5 as 1/sqrt, in place: torch and ops.pow round it so too, and NumPy's ** -0.5 takes 3x as long
+    var_inv = np.reciprocal(np.sqrt(var, out=var), out=var)
     scale = gd * var_inv  # (1, features): row factors are folded before they meet an (n, features) array
     out = diff * scale  # gain * raw, with raw = diff * var_inv
     out += bd

@@ -117,17 +117,18 @@ def add_reduce(x: np.ndarray, axes: tuple | None, keepdims: bool = False) -> np.
     """
     if not x.ndim:
         axes = None
-    for axis in axes if axes is not None and x.dtype.kind in "fc" else ():
-        if axis < x.ndim - 1:
-            while (n := x.shape[axis]) > PAIRWISE_ROWS:
+    elif axes is not None and x.dtype.kind in "fc":
+        last = x.ndim - 1
+        for axis in axes:
+            while axis < last and (n := x.shape[axis]) > PAIRWISE_ROWS:
                 before, half = (slice(None),) * axis, n // 2
                 halved = x[before + (slice(half),)] + x[before + (slice(half, 2 * half),)]
                 if n % 2:  # the odd slice out joins the first
                     halved[before + (slice(1),)] += x[before + (slice(n - 1, n),)]
                 x = halved
-    if axes == (0,) and x.ndim == 2 and x.dtype.char in "fd" and x.flags.c_contiguous:
-        total = np.dot(_ones_row(x.shape[0], x.dtype), x)  # (1, features)
-        return total if keepdims else total.reshape(-1)
+        if axes == (0,) and last == 1 and x.dtype.char in "fd" and x.flags.c_contiguous:
+            total = np.dot(_ones_row(x.shape[0], x.dtype), x)  # (1, features)
+            return total if keepdims else total.reshape(-1)
     return np.add.reduce(x, axis=axes, keepdims=keepdims)
 
 
@@ -152,12 +153,12 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
     gradient are visited. Without `retain_graph` the VJPs are dropped afterwards, as
     torch frees its saved tensors.
     """
-    grads = {id(root): seed}
+    grads = {root: seed}  # keyed by the node itself: nodes hash by identity
     heap = [(-root._seq, root)]  # _seq is unique, so a tuple comparison never reaches the node
     pop, push = heapq.heappop, heapq.heappush
     while heap:
         node = pop(heap)[1]
-        g = grads.pop(id(node))
+        g = grads.pop(node)
         node._accumulate(g)
         vjp = node._vjp
         if vjp is None:
@@ -170,17 +171,17 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
         node._check_unmodified()
         if not retain_graph:
             node._vjp = None
+        op = node._op
         for parent, pg in zip(node._parents, vjp(g)):
             if pg is None or not parent._rg:
                 continue
-            pg = parent._fit(pg, node._op)
+            pg = parent._fit(pg, op)
             if not parent._parents:  # a leaf has nothing to pass on: add to its grad now, no scheduling
                 parent._accumulate(pg)
                 continue
-            key = id(parent)
-            prev = grads.get(key)
+            prev = grads.get(parent)
             if prev is None:
-                grads[key] = pg
+                grads[parent] = pg
                 push(heap, (-parent._seq, parent))
             else:
-                grads[key] = prev + pg
+                grads[parent] = prev + pg

@@ -270,7 +270,7 @@ class Tensor:
                     f"backward: output of shape {self.shape} is not a scalar; pass gradient= "
                     f"(an array of shape {self.shape}) or reduce it first, e.g. .sum()"
                 )
-            seed = np.ones(self._data.shape, self._data.dtype)
+            seed = np.array(1, self._data.dtype).reshape(self._data.shape)  # np.ones, without its Python layer
         else:
             # a copy: the leaves may keep the seed as their grad, and the caller may reuse the array
             seed = np.array(gradient._data if isinstance(gradient, Tensor) else gradient, self._data.dtype)
