@@ -80,6 +80,16 @@ def test_repeated_rows_of_an_embedding_table_accumulate():
     np.testing.assert_array_equal(C.grad, [[1.0, 1.0], [0.0, 0.0], [3.0, 3.0]])
 
 
+@pytest.mark.parametrize("rows", [4, 2000])  # a one-hot product, and np.add.at past 1024 rows
+def test_repeated_and_negative_rows_of_a_table_accumulate(rows):
+    """C[X] with X = [[0, 2], [2, -1]]: row 0 once, row 2 twice, the last row once (as -1), the others never."""
+    C = engine.ones(rows, 2, requires_grad=True)
+    C[engine.tensor([[0, 2], [2, -1]])].sum().backward()
+    expected = np.zeros((rows, 2))
+    expected[[0, 2, -1]] = [[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]]
+    np.testing.assert_array_equal(C.grad, expected)
+
+
 def test_range_and_target_index_picks_one_per_row():
     """x[range(3), y] (the lecture's logprobs[range(n), Yb]): gradient 1 at (i, y_i), 0 elsewhere."""
     x = engine.zeros(3, 4, requires_grad=True)
