@@ -36,6 +36,9 @@ class SGD:
             if p._parents:
                 raise ValueError(f"SGD: parameter {i} was made by '{p._op}'; only leaf tensors can be optimised "
                                  "(create it with requires_grad=True, or .detach() it)")
+            if not p._data.flags.writeable:
+                raise ValueError(f"SGD: parameter {i} wraps a read-only array, but step() updates in place; "
+                                 "make it from a copy (engine.tensor(array) copies)")
         if len({id(p) for p in params}) != len(params):
             raise ValueError("SGD: a parameter appears more than once; it would be updated twice per step")
         if not isinstance(lr, numbers.Real) or isinstance(lr, bool) or not lr >= 0:

@@ -111,3 +111,10 @@ def test_matches_torch_sgd_over_three_steps(torch):
 def test_errors_name_the_problem(params, lr, error, match):
     with pytest.raises(error, match=match):
         engine.optim.SGD(params(), lr)
+
+
+def test_a_read_only_parameter_is_refused_up_front():
+    frozen = np.ones(2, np.float32)
+    frozen.flags.writeable = False
+    with pytest.raises(ValueError, match="parameter 0 wraps a read-only array"):
+        engine.optim.SGD([engine.as_tensor(frozen)], lr=0.1)
