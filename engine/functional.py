@@ -12,7 +12,7 @@ import numpy as np
 
 from . import ops
 from .dtypes import int64
-from .graph import add_reduce
+from .graph import _ones_row, add_reduce
 from .tensor import Tensor, _leaf, as_tensor, make_op
 
 tanh = ops.tanh
@@ -25,7 +25,13 @@ def _axis(x: Tensor, dim, op: str) -> int:
 
 
 def _shifted_exp(d: np.ndarray, axis: int):
-    """exp(x - max x) and its sum: subtracting the max keeps exp from overflowing."""
+    """exp(x - max x) and its sum along `axis`: subtracting the max keeps exp from overflowing."""
+    if d.ndim == 2 and axis == 1 and d.shape[1] and d.dtype.char in "fd":
+        # the rows of a matrix (logits): NumPy reduces short rows slowly, so the maxima are taken at the
+        # argmaxes and the sums are a product with ones, each in about half the time
+        z = d - d.reshape(-1).take(np.arange(0, d.size, d.shape[1]) + d.argmax(1))[:, None]
+        e = np.exp(z)
+        return z, e, np.dot(e, _ones_row(d.shape[1], d.dtype).T)
     z = d - np.maximum.reduce(d, axis=axis, keepdims=True)  # the ufunc: ndarray.max adds a Python layer
     e = np.exp(z)
     return z, e, add_reduce(e, (axis,), True)
@@ -59,13 +65,16 @@ def log_softmax(x, dim=None) -> Tensor:
     return make_op(out, (x,), vjp, "log_softmax", dim)
 
 
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}  # by itemsize
+
+
 def _check_target(target: np.ndarray, n: int, classes: int) -> None:
     if target.dtype.kind not in "iu":
         raise TypeError(f"cross_entropy: target must hold integer class indices, got {target.dtype}")
     if target.shape != (n,):
         raise ValueError(f"cross_entropy: target of shape {target.shape} for logits of {n} rows; expected ({n},)")
-    # one pass: cast to unsigned, a negative class wraps to a huge one, so a single max catches both ends
-    if n and np.maximum.reduce(target.astype(np.uint64, copy=False)) >= classes:
+    # one pass: read as unsigned, a negative class is a huge one, so a single max catches both ends
+    if n and np.maximum.reduce(target.view(_UNSIGNED[target.itemsize])) >= classes:
         bad = target[(target < 0) | (target >= classes)][0]
         raise IndexError(f"cross_entropy: target class {bad} is out of range for {classes} classes")
 
