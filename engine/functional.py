@@ -8,6 +8,8 @@ Jacobian-vector products. `one_hot` and `tanh` complete what the lecture uses.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from . import ops
@@ -24,12 +26,20 @@ def _axis(x: Tensor, dim, op: str) -> int:
     return ops._dims(dim, x.ndim, op)[0] if x.ndim else 0
 
 
+@functools.lru_cache(maxsize=64)
+def _row_starts(rows: int, width: int) -> np.ndarray:
+    """The flat positions 0, width, 2 width, ... of a (rows, width) matrix's rows, read-only, made once per shape."""
+    starts = np.arange(0, rows * width, width)
+    starts.flags.writeable = False
+    return starts
+
+
 def _shifted_exp(d: np.ndarray, axis: int):
     """exp(x - max x) and its sum along `axis`: subtracting the max keeps exp from overflowing."""
     if d.ndim == 2 and axis == 1 and d.shape[1] and d.dtype.char in "fd":
         # the rows of a matrix (logits): NumPy reduces short rows slowly, so the maxima are taken at the
         # argmaxes and the sums are a product with ones, each in about half the time
-        z = d - d.reshape(-1).take(np.arange(0, d.size, d.shape[1]) + d.argmax(1))[:, None]
+        z = d - d.reshape(-1).take(_row_starts(*d.shape) + d.argmax(1))[:, None]
         e = np.exp(z)
         return z, e, np.dot(e, _ones_row(d.shape[1], d.dtype).T)
     z = d - np.maximum.reduce(d, axis=axis, keepdims=True)  # the ufunc: ndarray.max adds a Python layer
@@ -96,7 +106,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     if reduction == "mean" and n == 0:
         raise ValueError("cross_entropy: the mean over an empty batch is undefined")
     z, e, s = _shifted_exp(ops._float_data(logits), 1)
-    picked = np.arange(0, n * classes, classes) + t._data  # flat positions of the [i, y_i]: take is fast
+    picked = _row_starts(n, classes) + t._data  # flat positions of the [i, y_i]: take is fast
     nll = np.log(s[:, 0]) - z.reshape(-1).take(picked)  # (N,)
     out = nll if reduction == "none" else np.add.reduce(nll) / n if reduction == "mean" else np.add.reduce(nll)
 

@@ -241,6 +241,23 @@ def test_addmm_by_hand():
     np.testing.assert_array_equal(m2.grad, [[1.0, 1.0], [3.0, 3.0]])  # m1^T @ g
 
 
+@pytest.mark.parametrize("rows", [1, 3, 40])  # 40: past PAIRWISE_ROWS, so the batch sum halves first
+@pytest.mark.parametrize("bias_shape", [(5,), (1, 5)])
+@pytest.mark.parametrize("beta", [1, 0.5])
+def test_addmm_sums_a_bias_rows_grad_as_an_add_would(rows, bias_shape, beta):
+    """addmm sums the gradient of a (p,) or (1, p) input itself: b's shape, and exactly the bits of beta b + m1 @ m2."""
+    rng = np.random.default_rng(rows)
+    arrays = [rng.standard_normal(s).astype(np.float32) for s in (bias_shape, (rows, 4), (4, 5), (rows, 5))]
+    grads = []
+    for fused in (True, False):
+        b, m1, m2 = (engine.tensor(a, requires_grad=True) for a in arrays[:3])
+        out = engine.addmm(b, m1, m2, beta=beta) if fused else b * beta + m1 @ m2
+        out.backward(arrays[3])
+        assert b.grad.shape == bias_shape
+        grads.append(b.grad)
+    np.testing.assert_array_equal(grads[0], grads[1])  # exact: the same sums in the same order
+
+
 def test_addmm_with_beta_zero_ignores_the_input_even_nan():
     """torch.addmm's rule: beta = 0 means the input is not read, so its NaNs do not reach the output."""
     b = engine.tensor([np.nan, np.inf], requires_grad=True)
