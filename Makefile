@@ -41,7 +41,7 @@ lint: $(STAMP_TEST)
 	$(BIN)/ruff check engine manual model viz tests bench
 
 bench: $(STAMP_TEST)
-	$(BIN)/python bench/step.py --out bench/results/step.json
+	$(BIN)/python bench/step.py --threads 1 --clock cpu --out bench/results/step.json
 
 bench-quick: $(STAMP_TEST)
 	$(BIN)/python bench/step.py --quick --out bench/results/step-quick.json

@@ -1,13 +1,14 @@
 """Time one training step (forward, backward, SGD update) of every backend, interleaved in one process.
 
-Backends: `engine` (ninjagrad autograd), `manual` (manual.step_grads + sgd_update), `torch` (PyTorch
-autograd) and `torch-manual` (the lecture's In [33]: torch tensors, hand-written backward). All start from
-the same float32 initialisation and see the same batches. After a warm-up each backend runs a window of
-N steps in turn (N sized so a window lasts about --window seconds), over --windows rounds, so drift of the
-machine hits every backend alike. Prints microseconds per step (median, min, max over the windows), the
-ratio to torch, the issue's targets as PASS/MISS, and writes everything with the environment as JSON.
+Backends: `engine` (ninjagrad autograd), `manual` (manual.Trainer: the hand-derived step on one flat
+parameter array), `torch` (PyTorch autograd) and `torch-manual` (the lecture's In [33]: torch tensors,
+hand-written backward). All start from the same float32 initialisation and see the same batches. After a
+warm-up each backend runs a window of N steps in turn (N sized so a window lasts about --window seconds),
+over --windows rounds, so drift of the machine hits every backend alike. Prints microseconds per step
+(median, min, max over the windows), the ratio to torch, the issue's targets as PASS/MISS, and writes
+everything with the environment as JSON.
 
-    python bench/step.py --out bench/results/step.json
+    python bench/step.py --threads 1 --clock cpu --out bench/results/step.json   # make bench
     python bench/step.py --quick --sizes 32x200
 """
 
@@ -35,6 +36,10 @@ from bench._common import (  # noqa: E402
 BACKENDS = ("engine", "manual", "torch", "torch-manual")
 DEFAULT_SIZES = ((32, 200), (256, 200), (2048, 200), (32, 1000))
 N_BATCHES = 64  # distinct batches cycled through; the same sequence for every backend
+# Many short windows: this VM's speed shifts within a second, so backends timed 0.3-0.5 s apart see
+# different machines. Over nine runs of 15 x 0.3 s windows, engine/manual at 32x200 read 1.40-1.78
+# (median / median) and 1.43-1.71 (paired); over eight runs of 0.05-0.1 s windows, 1.41-1.69 and 1.50-1.58.
+DEFAULT_WINDOWS, DEFAULT_WINDOW_S = 60, 0.05
 LR = 0.1
 # the issue's targets: at (B, H), median of `backend` / median of `reference` must be <= limit
 TARGETS = (
@@ -342,8 +347,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", nargs="+", choices=BACKENDS, default=list(BACKENDS),
                         help="backends to time (default: all four; ratios need torch)")
     parser.add_argument("--quick", action="store_true", help="a short run: 3 windows of 0.1 s, short warm-up")
-    parser.add_argument("--windows", type=int, help="timing windows per backend (default 7, --quick 3)")
-    parser.add_argument("--window", type=float, help="seconds per window (default 0.5, --quick 0.1)")
+    parser.add_argument("--windows", type=int, help="timing windows per backend (default 60, --quick 3)")
+    parser.add_argument("--window", type=float, help="seconds per window (default 0.05, --quick 0.1)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds per backend (default 0.3, --quick 0.05)")
     parser.add_argument("--data", help="names file (default: $NINJAGRAD_NAMES, else ../shared/data/names.txt; "
                                        "random indices if neither exists)")
@@ -357,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write the results as JSON here (directories are created)")
     args = parser.parse_args(argv)
 
-    windows = args.windows or (3 if args.quick else 7)
-    window_s = args.window or (0.1 if args.quick else 0.5)
+    windows = args.windows or (3 if args.quick else DEFAULT_WINDOWS)
+    window_s = args.window or (0.1 if args.quick else DEFAULT_WINDOW_S)
     warmup_s = args.warmup if args.warmup is not None else (0.05 if args.quick else 0.3)
     if windows < 1 or window_s <= 0 or warmup_s < 0:
         parser.error("--windows must be >= 1, --window > 0 and --warmup >= 0")
