@@ -375,6 +375,25 @@ def test_trainer_step_is_step_grads_then_sgd_update(case):
     assert not np.array_equal(trainer.params["W1"], params["W1"])  # the caller's arrays are left alone
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 70), st.integers(1, 40), st.integers(0, 2**31 - 1))
+def test_trainer_matches_the_chain_for_any_batch_and_width(n, n_hidden, seed):
+    """The step's algebra (embcat centred before W1, db1 = 0, dhprebn's row constant moved to dembcat) holds
+    for every batch size, below and above the pairwise-sum threshold of 32, and every width (float64)."""
+    rng = np.random.default_rng(seed)
+    params = make_params(rng, n_hidden=n_hidden)
+    Xb, Yb = make_batch(rng, n)
+    chain = backward_chain(reference_forward(params, Xb, Yb), params, Xb, Yb)
+    trainer = Trainer(params)
+    loss = trainer.step(Xb, Yb, 0.0)
+    assert loss == pytest.approx(loss_at(params, Xb, Yb), rel=1e-12)
+    scale = max(np.abs(chain[f"d{name}"]).max() for name in PARAM_NAMES)  # db1's own is rounding noise
+    for name in PARAM_NAMES:
+        np.testing.assert_allclose(trainer.grads[f"d{name}"], chain[f"d{name}"], rtol=0, atol=1e-10 * scale,
+                                   err_msg=name)
+    np.testing.assert_array_equal(trainer.theta, Trainer(params).theta)  # lr 0 moves nothing
+
+
 def test_trainer_trains_in_float32():
     rng = np.random.default_rng(11)
     params = make_params(rng, np.float32)
