@@ -155,7 +155,7 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
     """
     grads = {root: seed}  # keyed by the node itself: nodes hash by identity
     heap = [(-root._seq, root)]  # _seq is unique, so a tuple comparison never reaches the node
-    pop, push, ndarray = heapq.heappop, heapq.heappush, np.ndarray
+    pop, push = heapq.heappop, heapq.heappush
     while heap:
         node = pop(heap)[1]
         g = grads.pop(node)
@@ -175,9 +175,7 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
         for parent, pg in zip(node._parents, vjp(g)):
             if pg is None or not parent._rg:
                 continue
-            # most edges already fit (shape and dtype match): then `_fit` would return pg as it is
-            if type(pg) is not ndarray or pg.shape != (d := parent._data).shape or pg.dtype != d.dtype:
-                pg = parent._fit(pg, op)
+            pg = parent._fit(pg, op)
             if not parent._parents:  # a leaf has nothing to pass on: add to its grad now, no scheduling
                 parent._accumulate(pg)
                 continue

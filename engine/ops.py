@@ -244,19 +244,13 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:  # noqa: A002  (torc
     if beta != 0:
         out += b if beta == 1 else beta * b  # in place: the product is ours
     ri, r1, r2 = inp._rg, m1._rg, m2._rg
-    # a bias row (p,) or (1, p) under n > 1 rows: its gradient is summed here, as unbroadcast would sum it
-    rows = out.shape[0] > 1 and b.shape in ((out.shape[1],), (1, out.shape[1]))
-    keep = b.ndim == 2
 
-    # z = beta input + alpha m1 @ m2; dz/dinput = beta, dz/dm1 = alpha g @ m2^T, dz/dm2 = alpha m1^T @ g
+    # z = beta input + alpha m1 @ m2; dz/dinput = beta (summed over broadcast rows by the engine),
+    # dz/dm1 = alpha g @ m2^T, dz/dm2 = alpha m1^T @ g
     def vjp(g):
         ga = g if alpha == 1 else alpha * g
-        gi = None
-        if ri:
-            gi = g if beta == 1 else beta * g
-            if rows:
-                gi = add_reduce(gi, (0,), keep)
-        return gi, (np.dot(ga, y.T) if r1 else None), (np.dot(x.T, ga) if r2 else None)
+        return ((g if beta == 1 else beta * g) if ri else None), (np.dot(ga, y.T) if r1 else None), (
+            np.dot(x.T, ga) if r2 else None)
 
     return make_op(out, (inp, m1, m2), vjp, "addmm")
 
