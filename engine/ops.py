@@ -17,7 +17,7 @@ import numpy as np
 
 from .dtypes import float32, int64
 from .graph import add_reduce
-from .tensor import Tensor, _index_key, _ints_first, _leaf, as_tensor, make_op
+from .tensor import Tensor, _ints_first, _leaf, _torch_key, as_tensor, make_op
 
 # ---- operands ---------------------------------------------------------------------------
 
@@ -902,7 +902,7 @@ def getitem(x, key) -> Tensor:
             raise IndexError(f"index into a tensor of shape {d.shape}: {e}") from None
         return make_op(out, (x, key), _gather_rows_vjp(key._data, d.shape), "index", key)
     parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
-    npkey = _index_key(key)
+    key, npkey = _torch_key(key, d.ndim)
     split = _ints_first(key, npkey)
     if split:
         return getitem(getitem(x, split[0]), split[1])

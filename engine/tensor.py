@@ -333,7 +333,7 @@ class Tensor:
         self._check_inplace("setitem", value)
         if value is None:  # NumPy would write NaN
             raise TypeError(f"setitem: cannot assign None to a tensor of shape {self.shape}; assign a number or tensor")
-        npkey = _index_key(key)
+        key, npkey = _torch_key(key, self._data.ndim)
         split = _ints_first(key, npkey)
         target = self._data
         if split:  # torch's axis order: write through the view the integers select
@@ -502,6 +502,27 @@ def _index_key(key):
     if isinstance(key, tuple):
         return tuple(_index_part(k) for k in key)
     return _index_part(key)
+
+
+def _torch_key(key, ndim: int) -> tuple:
+    """(key, its NumPy form) for a tensor of `ndim` axes, without an Ellipsis that stands for no axes.
+
+    Such an Ellipsis changes nothing in torch, but NumPy counts it as separating the index arrays on
+    either side and moves their axes to the front (x[:, mask, ..., [0]] on 3 axes would come out transposed).
+    """
+    npkey = _index_key(key)
+    if not isinstance(npkey, tuple) or not any(k is Ellipsis for k in npkey):
+        return key, npkey
+    axes = 0
+    for k in npkey:
+        if isinstance(k, np.ndarray) and k.dtype == np.bool_:
+            axes += k.ndim
+        elif not (k is None or k is Ellipsis or type(k) is bool):
+            axes += 1
+    if axes != ndim:
+        return key, npkey
+    i = next(i for i, k in enumerate(npkey) if k is Ellipsis)
+    return key[:i] + key[i + 1:], npkey[:i] + npkey[i + 1:]
 
 
 def _ints_first(key, npkey) -> tuple | None:

@@ -82,3 +82,24 @@ def test_random_keys_index_and_backprop_as_torch(torch, case):
     (want * torch.tensor(r)).sum().backward()
     (got * engine.tensor(r)).sum().backward()
     np.testing.assert_allclose(e.grad, t.grad.numpy(), rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("mask", [[True, True], [False, True], [False, False]])
+def test_an_ellipsis_standing_for_no_axes_keeps_index_arrays_adjacent_as_torch(torch, mask):
+    """x[:, mask, ..., [0]] on 3 axes: the Ellipsis covers nothing, so (as in torch) the mask's and [0]'s
+    axis stays in place; NumPy alone would move it to the front. Read, gradient and write all agree."""
+    data = np.arange(8.0).reshape(2, 2, 2)
+    t = torch.tensor(data, requires_grad=True)
+    e = engine.tensor(data, requires_grad=True)
+    want = t[:, torch.tensor(mask), ..., [0]]
+    got = e[:, engine.tensor(mask), ..., [0]]
+    assert got.shape == tuple(want.shape)
+    np.testing.assert_array_equal(got.data, want.detach().numpy())
+    r = np.arange(want.numel(), dtype=np.float64).reshape(tuple(want.shape)) + 1
+    (want * torch.tensor(r)).sum().backward()
+    (got * engine.tensor(r)).sum().backward()
+    np.testing.assert_array_equal(e.grad, t.grad.numpy())
+    tw, ew = torch.tensor(data), engine.tensor(data)
+    tw[:, torch.tensor(mask), ..., [0]] = torch.tensor(r)
+    ew[:, engine.tensor(mask), ..., [0]] = engine.tensor(r)
+    np.testing.assert_array_equal(ew.data, tw.numpy())
