@@ -902,8 +902,8 @@ def getitem(x, key) -> Tensor:
             raise IndexError(f"index into a tensor of shape {d.shape}: {e}") from None
         return make_op(out, (x, key), _gather_rows_vjp(key._data, d.shape), "index", key)
     parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
-    key, npkey = _torch_key(key, d.ndim)
-    split = _ints_first(key, npkey)
+    tkey, npkey = _torch_key(key, d.ndim)  # `key` itself stays the op's argument, as the user wrote it
+    split = _ints_first(tkey, npkey)
     if split:
         return getitem(getitem(x, split[0]), split[1])
     try:
