@@ -14,6 +14,7 @@ import types
 
 import numpy as np
 import pytest
+from accuracy import assert_as_accurate_as_torch
 
 import engine
 import manual.chain
@@ -31,8 +32,9 @@ def splits(names_path):
     return build_splits(load_names(names_path).words)
 
 
-def _check(splits, **cfg):
-    return run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(**cfg))
+def _check(splits, with_finite_differences=True, **cfg):
+    return run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(**cfg),
+                     with_finite_differences=with_finite_differences)
 
 
 @pytest.mark.parametrize("batch_size, n_hidden", [(2, 64), (32, 64), (32, 200), (1024, 64), (1024, 200)])
@@ -47,39 +49,35 @@ def test_float64_every_pair_agrees_to_1e12_of_scale(splits, torch, batch_size, n
     assert len(result.finite_differences) == 7 and all(f.ok for f in result.finite_differences)
 
 
-def test_float32_lecture_config_is_approximate_everywhere(splits, torch):
-    # float32 engine/torch agreement is rounding noise; this configuration (the seed's n_hidden 200 with its
-    # generator seed) passes torch.allclose on all 26 rows; other seeds can miss on logit_maxes/W2 (see README)
-    result = _check(splits, batch_size=32, n_hidden=200)
-    assert result.ok, result.failures()
-    assert all(r.pairs["manual/engine"].approximate for r in result.rows)
+@pytest.mark.parametrize("batch_size, n_hidden", [(32, 64), (32, 200), (1024, 64), (1024, 200)])
+def test_float32_is_as_accurate_as_torch_and_never_a_wrong_derivative(splits, torch, batch_size, n_hidden):
+    """Every float32 gradient, engine's and manual's, is as close to the float64 one as torch's is.
 
-
-@pytest.mark.parametrize("n_hidden", [64, 200])
-def test_float32_batch_sums_are_as_accurate_as_torchs(splits, torch, n_hidden):
-    """At batch 1024 the engine's float32 batch sums are off the float64 ones by at most 5x torch's error.
-
-    With NumPy's sequential axis-0 sums they were 7-23x (b2 1.9e-7 against torch's 8e-9), enough to miss
-    torch.allclose on W1, b1 and W2; the pairwise sums bring them to 0.4-3.9x over 10 seeds.
+    Whether two float32 results pass torch.allclose of each other is a coin flip on the CPU: the lecture's
+    32 x 200 passes on all 26 rows on one machine and misses W1, W2 and bnvar_inv on another (AVX-512 and
+    AVX2 BLAS kernels round differently), 32 x 64 the other way round. What holds everywhere is the check's
+    verdict (every miss is rounding) and accuracy against float64 (tests/accuracy.py). At batch 1024 that
+    bound also caught NumPy's sequential axis-0 sums (b2 1.9e-7 off, torch 8e-9), now pairwise.
     """
     from model.check import autograd_gradients
 
-    cfg = Config(batch_size=1024, n_hidden=n_hidden)
+    cfg = Config(batch_size=batch_size, n_hidden=n_hidden)
+    result = _check(splits, **cfg.to_dict(), with_finite_differences=False)
+    assert result.rounding_only, result.failures()
+    assert all(r.pairs["manual/engine"].approximate for r in result.rows)
+
     rng = np.random.default_rng(cfg.seed)
     params = init_params(splits.vocab.size, cfg, rng)
     ix = rng.integers(0, len(splits.Xtr), cfg.batch_size)
     Xb, Yb = splits.Xtr[ix], splits.Ytr[ix]
     exact = autograd_gradients(engine, {k: v.astype(np.float64) for k, v in params.items()}, Xb, Yb)[1]
-    ours, theirs = autograd_gradients(engine, params, Xb, Yb)[1], autograd_gradients(torch, params, Xb, Yb)[1]
-    for name in ("b2", "bngain", "bnbias", "bnmeani"):
-        assert np.abs(ours[name] - exact[name]).max() <= 5 * np.abs(theirs[name] - exact[name]).max(), name
-
-
-def test_float32_batch_1024_is_approximate_everywhere(splits, torch):
-    # it missed on W1, b1 and W2 before the batch sums were pairwise (the test above); at n_hidden 200, W2
-    # still misses by 9e-8: OpenBLAS's and MKL's float32 matmuls over 1024 rows round differently
-    result = _check(splits, batch_size=1024, n_hidden=64)
-    assert result.ok, result.failures()
+    fwd, ours = autograd_gradients(engine, params, Xb, Yb)
+    chain = manual.backward_chain({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
+    theirs = autograd_gradients(torch, params, Xb, Yb)[1]
+    floor = float(np.abs(exact["logits"]).max())
+    for name in CHECKED:
+        assert_as_accurate_as_torch(f"engine {name}", ours[name], theirs[name], exact[name], floor)
+        assert_as_accurate_as_torch(f"manual {name}", chain["d" + name], theirs[name], exact[name], floor)
 
 
 def test_manual_and_engine_share_one_forward_so_the_chain_is_exact_on_most_rows(splits, torch):
@@ -111,16 +109,16 @@ def test_a_broken_manual_line_fails_exactly_the_affected_rows(splits, torch, dty
     result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(batch_size=32, n_hidden=200, dtype=dtype),
                        backward=_broken_chain())
     assert not result.ok
-    failing = {r.name for r in result.rows if not r.approximate}
+    verdicts = result.verdicts()
+    failing = {name for name, v in verdicts.items() if not v["approximate"] and not v["rounding"]}
     assert failing == DOWNSTREAM_OF_DBNDIFF
-    for r in result.rows:
-        assert r.pairs["engine/torch"].approximate, r.name  # the engine and torch are untouched
+    for r in result.rows:  # the engine and torch are untouched: at most float32 rounding apart
+        assert r.pairs["engine/torch"].approximate or r.rounding_only("engine/torch"), r.name
         if r.name in failing:
             assert not r.pairs["manual/torch"].approximate and not r.pairs["manual/engine"].approximate
             assert not r.rounding_only("manual/torch")  # a real error, far above rounding
     assert not all(f.ok for f in result.finite_differences)  # the fourth oracle sees it too
     assert "DIFFERS" in result.table()
-    verdicts = result.verdicts()
     assert verdicts["W1"]["approximate"] is False and verdicts["logits"]["approximate"] is True
     assert verdicts["W1"]["rounding"] is False  # a wrong derivative is never passed off as rounding
 
@@ -170,12 +168,12 @@ def test_without_torch_the_engine_manual_pair_remains(splits):
 
 
 def test_float32_rounding_misses_are_told_apart_from_wrong_derivatives(splits, torch):
-    # at this configuration torch and NumPy round logit_maxes (true gradient 0) and W2 differently enough
-    # to miss allclose: the check must say so, mark it rounding, and not call it a wrong derivative
-    result = _check(splits, batch_size=32, n_hidden=64)
+    # with two examples batchnorm leaves hprebn's true gradient (and all upstream of it) at rounding level,
+    # so float32 torch and NumPy miss allclose of each other on every seed and CPU tried: the check must
+    # say so, mark it rounding, and not call it a wrong derivative
+    result = _check(splits, batch_size=2, n_hidden=64)
     missed = {r.name for r in result.rows if not r.approximate}
-    assert missed and missed <= {"logit_maxes", "W2", "b1", "W1", "C"}
-    assert not result.ok and result.rounding_only
+    assert missed and not result.ok and result.rounding_only
     assert all(result.verdicts()[name]["rounding"] for name in missed)
     assert "differs*" in result.table() and "DIFFERS" not in result.table()
 

@@ -2,7 +2,8 @@
 
 `torch` is bound to `engine` and `torch.nn.functional` to `engine.functional`; the cells come
 from ../shared/seed (tests/seed.py cuts off their printed output). The forward of In [27] is
-then run again on real PyTorch with the same numbers, and all 26 gradients compared.
+then run again on real PyTorch with the same numbers, and all 26 gradients compared: in float64
+to 1e-10 of their scale, in float32 by their error against float64 (tests/accuracy.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 
 import numpy as np
 import pytest
+from accuracy import assert_as_accurate_as_torch
 from seed import code_cells
 
 import engine
@@ -51,8 +53,8 @@ def run(cells, numbers, ns, grad: bool = True) -> str:
 @pytest.fixture(scope="module")
 def forward(cells):
     """The engine namespace after In [19]–[27]: data, parameters, forward pass and loss.backward()."""
-    # The notebook draws bngain/bnbias from the unseeded default generator; seed it so the float32
-    # comparison is reproducible (float32 engine-vs-torch agreement is rounding noise, see test below).
+    # The notebook draws bngain/bnbias from the unseeded default generator; seed it so every run
+    # compares the same numbers.
     engine.manual_seed(0)
     ns = {"__name__": "seed"}
     printed = run(cells, [19, 20, 21, 22, 23, 24, 25, 26, 27], ns)
@@ -92,29 +94,39 @@ def test_dataset_and_batch_shapes(forward):
     assert ns["loss"].shape == () and ns["loss"].dtype == np.float32
 
 
-def test_in27_gradients_match_torch_float32(cells, forward, torch):
-    ns, _ = forward
-    tns = torch_forward(cells, ns, torch, torch.float32)
-    assert abs(tns["loss"].item() - ns["loss"].item()) < 1e-6
-    for name in CHECKED:
-        ours, theirs = torch.from_numpy(ns[name].grad), tns[name].grad
-        assert ours.shape == theirs.shape, name
-        assert torch.allclose(ours, theirs), f"{name}: maxdiff {(ours - theirs).abs().max().item()}"
-
-
-def test_in27_gradients_match_torch_float64(cells, forward, torch):
+@pytest.fixture(scope="module")
+def forward64(cells, forward):
+    """In [27] again on the engine, with the same parameters in float64."""
     ns = dict(forward[0])
     for name in PARAMS:
         ns[name] = engine.tensor(ns[name].data.astype(np.float64), requires_grad=True)
     ns["parameters"] = [ns[name] for name in PARAMS]
     run(cells, [27], ns)
-    assert ns["loss"].dtype == np.float64
-    tns = torch_forward(cells, ns, torch, torch.float64)
-    # logit_maxes and b1 have a true gradient of 0 (their values are ~1e-17 noise), so "relative" is
-    # measured against the scale of dlogits, the gradient every other one is built from.
-    floor = np.abs(tns["logits"].grad.numpy()).max()
+    return ns
+
+
+def dlogits_scale(ns) -> float:
+    """logit_maxes and b1 have a true gradient of 0 (their values are ~1e-17 noise), so "relative" is
+    measured against the scale of dlogits, the gradient every other one is built from."""
+    return float(np.abs(ns["logits"].grad).max())
+
+
+def test_in27_gradients_are_as_accurate_as_torch_float32(cells, forward, forward64, torch):
+    ns, _ = forward
+    tns = torch_forward(cells, ns, torch, torch.float32)
+    assert abs(tns["loss"].item() - ns["loss"].item()) < 1e-6
     for name in CHECKED:
         ours, theirs = ns[name].grad, tns[name].grad.numpy()
+        assert ours.shape == theirs.shape and ours.dtype == np.float32, name
+        assert_as_accurate_as_torch(name, ours, theirs, forward64[name].grad, dlogits_scale(forward64))
+
+
+def test_in27_gradients_match_torch_float64(cells, forward64, torch):
+    assert forward64["loss"].dtype == np.float64
+    tns = torch_forward(cells, forward64, torch, torch.float64)
+    floor = dlogits_scale(forward64)
+    for name in CHECKED:
+        ours, theirs = forward64[name].grad, tns[name].grad.numpy()
         scale = max(np.abs(theirs).max(), floor)
         assert np.abs(ours - theirs).max() <= 1e-10 * scale, name
 
