@@ -1,8 +1,8 @@
 """What "as accurate as torch in float32" means in these tests.
 
 Two float32 results, each a rounding or two from the exact answer, can miss torch.allclose(ours, torch's)
-on one CPU and meet it on another: BLAS kernels (AVX2, AVX-512) and exp/tanh implementations round
-differently. So float32 is judged against the float64 answer instead: our worst error must be within
+on one CPU and meet it on another: BLAS kernels and exp/tanh implementations round differently
+from CPU to CPU. So float32 is judged against the float64 answer instead: our worst error must be within
 FACTOR x torch's own worst error plus ULPS x the gradient's scale (the larger of its max |value| and the
 floor the caller gives, since a gradient that is exactly 0 has only noise for a scale). A wrong formula
 is off by about the scale itself, five orders above this bound.

@@ -54,8 +54,8 @@ def test_float32_is_as_accurate_as_torch_and_never_a_wrong_derivative(splits, to
     """Every float32 gradient, engine's and manual's, is as close to the float64 one as torch's is.
 
     Whether two float32 results pass torch.allclose of each other is a coin flip on the CPU: the lecture's
-    32 x 200 passes on all 26 rows on one machine and misses W1, W2 and bnvar_inv on another (AVX-512 and
-    AVX2 BLAS kernels round differently), 32 x 64 the other way round. What holds everywhere is the check's
+    32 x 200 passed on all 26 rows on one machine and misses W1, W2 and bnvar_inv on an AMD EPYC (AVX2)
+    one, whose BLAS kernels round differently; 32 x 64 went the other way round. What holds everywhere is the check's
     verdict (every miss is rounding) and accuracy against float64 (tests/accuracy.py). At batch 1024 that
     bound also caught NumPy's sequential axis-0 sums (b2 1.9e-7 off, torch 8e-9), now pairwise.
     """
