@@ -38,6 +38,14 @@ def ones_row(n: int, dtype: np.dtype, weight: float = 1.0) -> NDArray:
     return row
 
 
+@functools.lru_cache(maxsize=16)
+def identity(n: int, dtype: np.dtype) -> NDArray:
+    """A read-only (n, n) identity made once per size: its rows are one-hot vectors."""
+    eye = np.eye(n, dtype=dtype)
+    eye.flags.writeable = False
+    return eye
+
+
 def batch_sum(x: NDArray, keepdims: bool = False, out: NDArray | None = None, weight: float = 1.0) -> NDArray:
     """weight * x.sum(0), the (weighted) sum over the batch of an (n, features) array, added pairwise.
 
@@ -91,7 +99,8 @@ def check_labels(Yb: NDArray, n: int, classes: int, where: str) -> None:
     """
     if Yb.shape != (n,) or Yb.dtype.kind not in "iu":
         raise ValueError(f"{where}: Yb must be integers of shape ({n},); got {Yb.dtype} {Yb.shape}")
-    if n and (Yb.min() < 0 or Yb.max() >= classes):
+    # a negative label read as unsigned is larger than any class, so one max finds both kinds of bad label
+    if n and Yb.view(f"u{Yb.itemsize}").max() >= classes:
         bad = Yb[(Yb < 0) | (Yb >= classes)][0]
         raise ValueError(f"{where}: Yb holds the class {bad}, outside the {classes} classes 0..{classes - 1}")
 

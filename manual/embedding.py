@@ -7,7 +7,10 @@ appears several times in the batch collects several gradients (a plain fancy-ind
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import check_indices
+from manual._common import check_indices, identity
+
+ONE_HOT_ROWS = 1024  # tables up to this many rows scatter by a one-hot product (its identity: at most 8 MB)
+ONE_HOT_ENTRIES = 1 << 20  # and only while the one-hot matrix has at most this many entries
 
 
 def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
@@ -36,7 +39,14 @@ def scatter_rows(demb: NDArray, Xb: NDArray, vocab_size: int, out: NDArray | Non
     `out`, if given, is a C-contiguous (vocab_size, n_embd) array of demb's dtype that receives dC.
     """
     ix = Xb.reshape(-1)  # (n*block_size,)
-    # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20
-    one_hot = np.zeros((vocab_size, ix.size), dtype=demb.dtype)  # (vocab_size, n*block_size)
-    one_hot[ix, np.arange(ix.size)] = 1
-    return np.dot(one_hot, demb.reshape(ix.size, -1), out=out)  # (vocab_size, n_embd)
+    rows = demb.reshape(ix.size, -1)  # (n*block_size, n_embd)
+    if vocab_size > ONE_HOT_ROWS or vocab_size * ix.size > ONE_HOT_ENTRIES:  # a one-hot matrix would be too big
+        if out is None:
+            out = np.empty((vocab_size, rows.shape[1]), demb.dtype)
+        out.fill(0)
+        np.add.at(out, ix, rows)
+        return out
+    # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20;
+    # the one-hot rows are taken from a cached identity rather than scattered into zeros (half the time)
+    one_hot = identity(vocab_size, demb.dtype).take(ix, axis=0)  # (n*block_size, vocab_size)
+    return np.dot(one_hot.T, rows, out=out)  # (vocab_size, n_embd)

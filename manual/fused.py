@@ -22,16 +22,17 @@ from manual._common import (
 from manual.embedding import scatter_rows
 
 
-def cross_entropy(logits: NDArray, Yb: NDArray) -> tuple[float, NDArray]:
+def cross_entropy(logits: NDArray, at: NDArray) -> tuple[float, NDArray]:
     """loss = mean_i (log sum_k exp(logits[i, k]) - logits[i, Yb[i]]), and probs = softmax(logits).
 
-    Both are computed from logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a
-    tiny probability never underflows to log(0). Inputs are not checked: the callers have done it.
+    `at` holds the labels' flat positions, label_positions(logits.shape, Yb). Both results are computed from
+    logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a tiny probability never
+    underflows to log(0). Inputs are not checked: the callers have done it.
     """
     norm_logits = logits - logits.max(1, keepdims=True)  # (n, vocab)
     counts = np.exp(norm_logits)  # (n, vocab)
     counts_sum = np.dot(counts, ones_row(counts.shape[1], counts.dtype).T)  # (n, 1); BLAS sums short rows fastest
-    picked = norm_logits.reshape(-1).take(label_positions(logits.shape, Yb))  # (n,) norm_logits[i, Yb[i]]
+    picked = norm_logits.reshape(-1).take(at)  # (n,) norm_logits[i, Yb[i]]
     loss = (np.log(counts_sum[:, 0]) - picked).sum() / logits.shape[0]
     counts /= counts_sum  # (n, vocab) probs, in counts' memory
     return float(loss), counts
@@ -47,15 +48,16 @@ def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
     return np.arange(0, n * vocab, vocab) + Yb  # (n,)
 
 
-def dlogits_from_probs(probs: NDArray, Yb: NDArray) -> NDArray:
+def dlogits_from_probs(probs: NDArray, at: NDArray) -> NDArray:
     """dlogits = (probs - one_hot(Yb)) / n, the fused cross-entropy gradient given probs = softmax(logits).
 
-    Computed in probs' memory, which both callers own. Inputs are not checked: the callers have done it.
+    `at` holds the labels' flat positions, label_positions(probs.shape, Yb). Computed in probs' memory,
+    which both callers own. Inputs are not checked: the callers have done it.
     """
     n = probs.shape[0]
     dlogits = probs  # (n, vocab)
     dlogits *= 1 / n
-    dlogits.reshape(-1)[label_positions(probs.shape, Yb)] -= 1 / n
+    dlogits.reshape(-1)[at] -= 1 / n
     return dlogits
 
 
@@ -69,7 +71,8 @@ def cross_entropy_backward(logits: NDArray, Yb: NDArray) -> NDArray:
     if logits.ndim != 2 or min(logits.shape) < 1:
         raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size >= 1); got {logits.shape}")
     check_labels(Yb, *logits.shape, "cross_entropy_backward")
-    return dlogits_from_probs(cross_entropy(logits, Yb)[1], Yb)
+    at = label_positions(logits.shape, Yb)
+    return dlogits_from_probs(cross_entropy(logits, at)[1], at)
 
 
 def batchnorm_backward(dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, bnraw: NDArray) -> NDArray:

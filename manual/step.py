@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 
 from manual._common import BN_EPS, PARAM_NAMES, batch_sum, check_batch, check_model, check_params, index_error
 from manual.embedding import scatter_rows
-from manual.fused import cross_entropy, dlogits_from_probs
+from manual.fused import cross_entropy, dlogits_from_probs, label_positions
 
 
 class ForwardCache(NamedTuple):
@@ -31,6 +31,7 @@ class ForwardCache(NamedTuple):
     bnscale: NDArray  # (1, n_hidden) bngain * bnvar_inv, so hpreact = bndiff * bnscale + bnbias
     h: NDArray  # (n, n_hidden) tanh activations
     probs: NDArray  # (n, vocab_size) softmax(logits)
+    at: NDArray  # (n,) flat positions of the labels in an (n, vocab_size) array (label_positions)
 
 
 class StepResult(NamedTuple):
@@ -71,7 +72,8 @@ def _forward(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str
     bndiff = np.dot(embdiff, params["W1"])  # (n, n_hidden)
     # a sum rather than .var(ddof=1), which takes 3x as long at this size
     bnvar = batch_sum(bndiff * bndiff, keepdims=True, weight=1 / (n - 1))  # (1, n_hidden); Bessel's correction
-    bnvar_inv = (bnvar + BN_EPS) ** -0.5  # (1, n_hidden)
+    bnvar_inv = np.sqrt(bnvar + BN_EPS)  # (1, n_hidden)
+    np.reciprocal(bnvar_inv, out=bnvar_inv)  # (bnvar + eps)**-0.5, which NumPy's power computes 1.5x slower
     # hpreact = bngain * bnraw + bnbias with bnraw = bndiff * bnvar_inv: one pass over (n, n_hidden) fewer
     bnscale = params["bngain"] * bnvar_inv  # (1, n_hidden)
     hpreact = bndiff * bnscale  # (n, n_hidden)
@@ -79,8 +81,9 @@ def _forward(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str
     h = np.tanh(hpreact, out=hpreact)  # (n, n_hidden)
     logits = np.dot(h, params["W2"])  # (n, vocab)
     logits += params["b2"]
-    loss, probs = cross_entropy(logits, Yb)
-    return loss, ForwardCache(embdiff, embcat_mean, bndiff, bnvar, bnvar_inv, bnscale, h, probs)
+    at = label_positions(logits.shape, Yb)  # (n,) flat positions of logits[i, Yb[i]]
+    loss, probs = cross_entropy(logits, at)
+    return loss, ForwardCache(embdiff, embcat_mean, bndiff, bnvar, bnvar_inv, bnscale, h, probs, at)
 
 
 def _backward(
@@ -93,9 +96,9 @@ def _backward(
     Inputs already checked. It reuses the cache's arrays for gradients: the cache is spent afterwards.
     """
     W1, W2 = params["W1"], params["W2"]
-    embdiff, _, bndiff, _, bnvar_inv, bnscale, h, probs = cache
+    embdiff, _, bndiff, _, bnvar_inv, bnscale, h, probs, at = cache
     n = Xb.shape[0]
-    dlogits = dlogits_from_probs(probs, Yb)  # (n, vocab)
+    dlogits = dlogits_from_probs(probs, at)  # (n, vocab)
     dh = np.dot(dlogits, W2.T)  # (n, n_hidden)
     np.dot(h.T, dlogits, out=grads["dW2"])  # (n_hidden, vocab)
     batch_sum(dlogits, out=grads["db2"])  # (vocab,)
