@@ -108,17 +108,16 @@ def _backward(
     dbnbias = batch_sum(dhpreact, keepdims=True, out=grads["dbnbias"])  # (1, n_hidden)
     dbngain = batch_sum(bndiff * dhpreact, keepdims=True, out=grads["dbngain"])  # (1, n_hidden)
     dbngain *= bnvar_inv  # sum_i bnraw * dhpreact, as bnraw = bndiff * bnvar_inv
-    # Exercise 3: dhprebn = bnscale * (dhpreact - dbnbias/n - bnraw * dbngain/(n-1)). Its term
-    # -bnscale*dbnbias/n is the same in every row; the rest is u. The rows of embdiff sum to zero, so
-    # dW1 = embcat.T @ dhprebn = embdiff.T @ u; db1 = sum_i dhprebn = 0 exactly (b1 cancels in the
-    # batch mean); dembcat = dhprebn @ W1.T = u @ W1.T - (bnscale*dbnbias/n) @ W1.T.
-    u = np.multiply(bndiff, bnscale * bnvar_inv * dbngain * (1 / (n - 1)), out=bndiff)  # (n, n_hidden)
-    dhpreact *= bnscale
-    u = np.subtract(dhpreact, u, out=u)
-    np.dot(embdiff.T, u, out=grads["dW1"])  # (block_size*n_embd, n_hidden)
+    # Exercise 3: dhprebn = bnscale * (dhpreact - dbnbias/n - bndiff * bnvar_inv*dbngain/(n-1)), as
+    # bnraw = bndiff * bnvar_inv. Built in dhpreact's memory; bndiff's is free for the scaled copy.
+    dhprebn = np.subtract(dhpreact, dbnbias * (1 / n), out=dhpreact)  # (n, n_hidden)
+    dhprebn -= np.multiply(bndiff, bnvar_inv * dbngain * (1 / (n - 1)), out=bndiff)
+    dhprebn *= bnscale
+    # The rows of embdiff sum to zero, so dW1 = embcat.T @ dhprebn = embdiff.T @ dhprebn; db1 = sum_i dhprebn
+    # = 0 exactly (b1 cancels in the batch mean).
+    np.dot(embdiff.T, dhprebn, out=grads["dW1"])  # (block_size*n_embd, n_hidden)
     grads["db1"].fill(0)  # (n_hidden,)
-    dembcat = np.dot(u, W1.T)  # (n, block_size*n_embd)
-    dembcat -= np.dot(bnscale * dbnbias * (1 / n), W1.T)
+    dembcat = np.dot(dhprebn, W1.T)  # (n, block_size*n_embd)
     demb = dembcat.reshape(*Xb.shape, -1)  # (n, block_size, n_embd)
     scatter_rows(demb, Xb, params["C"].shape[0], out=grads["dC"])  # (vocab, n_embd); dC[v] sums demb where Xb == v
 
