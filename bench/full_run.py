@@ -109,8 +109,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"\n{args.backend}: {cfg.steps:,} steps in {result.seconds:.1f} s "
           f"({result.seconds_per_step * 1e6:.1f} µs/step); {wall:.1f} s in all with data and evaluation")
-    print(f"peak RSS {report['peak_rss_mib_total']} MiB ({report['peak_rss_mib_training']} MiB by the last "
-          f"logged training step; {report['rss_mib_before_training']} MiB before training)")
+    during = report["peak_rss_mib_training"]
+    during = f"{during} MiB by the last logged training step; " if during is not None else ""
+    print(f"peak RSS {report['peak_rss_mib_total']} MiB ({during}{report['rss_mib_before_training']} MiB before "
+          "training)")
     print("losses: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()))
     for c in checks:
         print(f"  {c['status']}  {c['what']}: {c['value']:.4f} (target <= {c['limit']})")
