@@ -28,6 +28,7 @@ from manual import (
     sgd_update,
     step_grads,
 )
+from manual._common import labels_in_range
 from manual.embedding import scatter_rows
 
 VOCAB, N_EMBD, BLOCK, N_HIDDEN, BATCH = 27, 10, 3, 64, 32
@@ -511,6 +512,22 @@ def test_bad_inputs_raise_clear_value_errors(case, change, message):
     for call in (step_grads, lambda *args: backward_chain(fwd, *args), lambda *args: backward_fused(fwd, *args)):
         with pytest.raises(ValueError, match=message):
             call(params, Xb, Yb)
+
+
+@pytest.mark.parametrize(("dtype", "bad"), [
+    (dtype, bad) for dtype in (np.int8, np.int32, np.int64, np.uint8, np.uint32, np.uint64)
+    for bad in (None, -1, -128, 27, 100, 2**31 - 1, 10**12)
+    if bad is None or np.iinfo(dtype).min <= bad <= np.iinfo(dtype).max
+])
+def test_labels_in_range_for_every_integer_type_and_size_of_bad_label(dtype, bad):
+    """np.bincount checks the labels: it refuses negatives, cannot make a count array for 10**12 and does not
+    take uint64; each of these must still come out as the right verdict."""
+    Yb = np.arange(40) % 27
+    if bad is not None:
+        Yb[7] = bad
+    Yb = Yb.astype(dtype)
+    assert labels_in_range(Yb, 27) is (bad is None)
+    assert labels_in_range(np.delete(Yb, 7), 27) and labels_in_range(Yb[:0], 27)
 
 
 def test_parameters_must_be_numpy_arrays(case):
