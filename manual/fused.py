@@ -5,6 +5,7 @@
 pass of In [33] from the chunked forward's intermediates; the training step in `manual.step` shares its body.
 """
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -29,13 +30,13 @@ def cross_entropy(logits: NDArray, at: NDArray) -> tuple[float, NDArray]:
     logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a tiny probability never
     underflows to log(0). Inputs are not checked: the callers have done it.
     """
-    norm_logits = logits - logits.max(1, keepdims=True)  # (n, vocab)
+    norm_logits = logits - np.maximum.reduce(logits, axis=1, keepdims=True)  # (n, vocab); .max's ufunc
     counts = np.exp(norm_logits)  # (n, vocab)
     counts_sum = np.dot(counts, ones_row(counts.shape[1], counts.dtype).T)  # (n, 1); BLAS sums short rows fastest
     picked = norm_logits.reshape(-1).take(at)  # (n,) norm_logits[i, Yb[i]]
-    loss = (np.log(counts_sum[:, 0]) - picked).sum() / logits.shape[0]
+    loss = float(np.add.reduce(np.log(counts_sum[:, 0]) - picked) / logits.shape[0])  # .sum()'s ufunc
     counts /= counts_sum  # (n, vocab) probs, in counts' memory
-    return float(loss), counts
+    return loss, counts
 
 
 def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
@@ -44,8 +45,15 @@ def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
     `a.reshape(-1).take(label_positions(a.shape, Yb))` is a[np.arange(n), Yb], and a flat `+=` at them is
     a[np.arange(n), Yb] += ..., each in half the time of fancy indexing with two index arrays.
     """
-    n, vocab = shape
-    return np.arange(0, n * vocab, vocab) + Yb  # (n,)
+    return row_starts(*shape) + Yb  # (n,)
+
+
+@functools.lru_cache(maxsize=16)
+def row_starts(n: int, vocab: int) -> NDArray:
+    """The flat positions 0, vocab, 2 vocab, ... of the rows of an (n, vocab) array, read-only, made once."""
+    starts = np.arange(0, n * vocab, vocab)
+    starts.flags.writeable = False
+    return starts
 
 
 def dlogits_from_probs(probs: NDArray, at: NDArray) -> NDArray:
