@@ -47,6 +47,6 @@ def scatter_rows(demb: NDArray, Xb: NDArray, vocab_size: int, out: NDArray | Non
         np.add.at(out, ix, rows)
         return out
     # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20;
-    # the one-hot rows are taken from a cached identity: 1.8 us, against 6.2 to scatter ones into zeros
+    # the one-hot rows are taken from a cached identity: 4.1 us here, against 6.0 to scatter ones into zeros
     one_hot = identity(vocab_size, demb.dtype).take(ix, axis=0)  # (n*block_size, vocab_size)
     return np.dot(one_hot.T, rows, out=out)  # (vocab_size, n_embd)
