@@ -110,6 +110,7 @@ def labels_in_range(Yb: NDArray, classes: int) -> bool:
     np.bincount refuses a negative label and counts up to the largest, in one tight pass: in the training
     step it takes a third of the time of Yb.max(), whose reduction machinery is slow there. Labels it
     cannot take (uint64) are read by a max, as unsigned so that a negative one would be huge.
+    (The engine's cross_entropy checks its targets the same way; manual does not import the engine.)
     """
     try:
         return np.bincount(Yb).size <= classes
