@@ -38,6 +38,15 @@ def ones_row(n: int, dtype: np.dtype, weight: float = 1.0) -> NDArray:
     return row
 
 
+@functools.lru_cache(maxsize=64)
+def reciprocal(k: int, dtype: np.dtype) -> NDArray:
+    """1/k as a read-only 0-d array of `dtype`, made once per k: NumPy multiplies an array by it about 1 us
+    faster than by the Python float 1/k (measured at (32, 200) float32), and rounds it to the array's dtype."""
+    inv = np.asarray(1 / k, dtype)
+    inv.flags.writeable = False
+    return inv
+
+
 @functools.lru_cache(maxsize=16)
 def identity(n: int, dtype: np.dtype) -> NDArray:
     """A read-only (n, n) identity made once per size: its rows are one-hot vectors."""

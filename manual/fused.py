@@ -19,6 +19,7 @@ from manual._common import (
     check_shapes,
     intermediates,
     ones_row,
+    reciprocal,
 )
 from manual.embedding import scatter_rows
 
@@ -64,8 +65,9 @@ def dlogits_from_probs(probs: NDArray, at: NDArray) -> NDArray:
     """
     n = probs.shape[0]
     dlogits = probs  # (n, vocab)
-    dlogits *= 1 / n
-    dlogits.reshape(-1)[at] -= 1 / n
+    inv_n = reciprocal(n, probs.dtype)
+    dlogits *= inv_n
+    dlogits.reshape(-1)[at] -= inv_n
     return dlogits
 
 

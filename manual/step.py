@@ -15,7 +15,16 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
-from manual._common import BN_EPS, PARAM_NAMES, batch_sum, check_batch, check_model, check_params, index_error
+from manual._common import (
+    BN_EPS,
+    PARAM_NAMES,
+    batch_sum,
+    check_batch,
+    check_model,
+    check_params,
+    index_error,
+    reciprocal,
+)
 from manual.embedding import scatter_rows
 from manual.fused import cross_entropy, dlogits_from_probs, label_positions
 
@@ -110,8 +119,9 @@ def _backward(
     dbngain *= bnvar_inv  # sum_i bnraw * dhpreact, as bnraw = bndiff * bnvar_inv
     # Exercise 3: dhprebn = bnscale * (dhpreact - dbnbias/n - bndiff * bnvar_inv*dbngain/(n-1)), as
     # bnraw = bndiff * bnvar_inv. Built in dhpreact's memory; bndiff's is free for the scaled copy.
-    dhprebn = np.subtract(dhpreact, dbnbias * (1 / n), out=dhpreact)  # (n, n_hidden)
-    dhprebn -= np.multiply(bndiff, bnvar_inv * dbngain * (1 / (n - 1)), out=bndiff)
+    inv_n, inv_n1 = reciprocal(n, bndiff.dtype), reciprocal(n - 1, bndiff.dtype)
+    dhprebn = np.subtract(dhpreact, dbnbias * inv_n, out=dhpreact)  # (n, n_hidden)
+    dhprebn -= np.multiply(bndiff, bnvar_inv * dbngain * inv_n1, out=bndiff)
     dhprebn *= bnscale
     # The rows of embdiff sum to zero, so dW1 = embcat.T @ dhprebn = embdiff.T @ dhprebn; db1 = sum_i dhprebn
     # = 0 exactly (b1 cancels in the batch mean).
