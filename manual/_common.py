@@ -2,8 +2,9 @@
 
 Every check raises a ValueError naming the tensor, its shape and the expected shape, so a wrong input fails
 loudly instead of broadcasting into wrong numbers. Batchnorm's Bessel-corrected variance divides by n-1, so
-everything that touches it demands a batch of at least 2. The checks look at shapes and dtypes only, which
-keeps them cheap enough for the training step.
+everything that touches it demands a batch of at least 2. The checks look at shapes and dtypes, and read
+values only to range-check Xb's indices and Yb's labels, one pass each, which keeps them cheap enough for
+the training step.
 """
 
 import functools
