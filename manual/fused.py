@@ -17,9 +17,9 @@ from manual._common import (
     check_labels,
     check_model,
     check_shapes,
+    constant,
     intermediates,
     ones_row,
-    reciprocal,
 )
 from manual.embedding import scatter_rows
 
@@ -29,9 +29,11 @@ def cross_entropy(logits: NDArray, at: NDArray) -> tuple[float, NDArray]:
 
     `at` holds the labels' flat positions, label_positions(logits.shape, Yb). Both results are computed from
     logits minus the row max (log-sum-exp), so exp cannot overflow and the log of a tiny probability never
-    underflows to log(0). Inputs are not checked: the callers have done it.
+    underflows to log(0); that difference is written over `logits`, which the caller owns. Inputs are not
+    checked: the callers have done it.
     """
-    norm_logits = logits - np.maximum.reduce(logits, axis=1, keepdims=True)  # (n, vocab); .max's ufunc
+    norm_logits = logits  # (n, vocab)
+    norm_logits -= np.maximum.reduce(logits, axis=1, keepdims=True)  # .max's ufunc
     counts = np.exp(norm_logits)  # (n, vocab)
     counts_sum = np.dot(counts, ones_row(counts.shape[1], counts.dtype).T)  # (n, 1); BLAS sums short rows fastest
     picked = norm_logits.reshape(-1).take(at)  # (n,) norm_logits[i, Yb[i]]
@@ -65,7 +67,7 @@ def dlogits_from_probs(probs: NDArray, at: NDArray) -> NDArray:
     """
     n = probs.shape[0]
     dlogits = probs  # (n, vocab)
-    inv_n = reciprocal(n, probs.dtype)
+    inv_n = constant(1 / n, probs.dtype)
     dlogits *= inv_n
     dlogits.reshape(-1)[at] -= inv_n
     return dlogits
@@ -82,7 +84,7 @@ def cross_entropy_backward(logits: NDArray, Yb: NDArray) -> NDArray:
         raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size >= 1); got {logits.shape}")
     check_labels(Yb, *logits.shape, "cross_entropy_backward")
     at = label_positions(logits.shape, Yb)
-    return dlogits_from_probs(cross_entropy(logits, at)[1], at)
+    return dlogits_from_probs(cross_entropy(logits.copy(), at)[1], at)
 
 
 def batchnorm_backward(dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, bnraw: NDArray) -> NDArray:

@@ -18,12 +18,12 @@ from numpy.typing import NDArray
 from manual._common import (
     BN_EPS,
     PARAM_NAMES,
-    batch_sum,
+    batch_summer,
     check_batch,
     check_model,
     check_params,
+    constant,
     index_error,
-    reciprocal,
 )
 from manual.embedding import scatter_rows
 from manual.fused import cross_entropy, dlogits_from_probs, label_positions
@@ -76,22 +76,24 @@ def _forward(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str
     # hprebn = embcat @ W1 + b1 is only ever seen minus its batch mean, and the mean commutes with the linear
     # layer: bndiff = hprebn - bnmean = (embcat - embcat's batch mean) @ W1. Centring embcat's
     # block_size*n_embd columns costs less than centring hprebn's n_hidden ones, and b1 drops out.
-    embcat_mean = batch_sum(embcat, keepdims=True, weight=1 / n)  # (1, block_size*n_embd)
+    embcat_mean = batch_summer(n, C.dtype, 1 / n)(embcat)  # (1, block_size*n_embd)
     embdiff = embcat - embcat_mean  # (n, block_size*n_embd)
     bndiff = np.dot(embdiff, params["W1"])  # (n, n_hidden)
+    bndiff2 = bndiff * bndiff  # (n, n_hidden)
     # a sum rather than .var(ddof=1), which takes 3x as long at this size
-    bnvar = batch_sum(bndiff * bndiff, keepdims=True, weight=1 / (n - 1))  # (1, n_hidden); Bessel's correction
-    bnvar_inv = np.sqrt(bnvar + BN_EPS)  # (1, n_hidden)
+    bnvar = batch_summer(n, C.dtype, 1 / (n - 1))(bndiff2)  # (1, n_hidden); Bessel's correction
+    bnvar_inv = np.add(bnvar, constant(BN_EPS, C.dtype))  # (1, n_hidden)
+    np.sqrt(bnvar_inv, out=bnvar_inv)
     np.reciprocal(bnvar_inv, out=bnvar_inv)  # (bnvar + eps)**-0.5, which NumPy's power computes 1.5x slower
     # hpreact = bngain * bnraw + bnbias with bnraw = bndiff * bnvar_inv: one pass over (n, n_hidden) fewer
     bnscale = params["bngain"] * bnvar_inv  # (1, n_hidden)
-    hpreact = bndiff * bnscale  # (n, n_hidden)
+    hpreact = np.multiply(bndiff, bnscale, out=bndiff2)  # (n, n_hidden); in bndiff2's memory, read above
     hpreact += params["bnbias"]
     h = np.tanh(hpreact, out=hpreact)  # (n, n_hidden)
     logits = np.dot(h, params["W2"])  # (n, vocab)
     logits += params["b2"]
     at = label_positions(logits.shape, Yb)  # (n,) flat positions of logits[i, Yb[i]]
-    loss, probs = cross_entropy(logits, at)
+    loss, probs = cross_entropy(logits, at)  # logits become norm_logits
     return loss, ForwardCache(embdiff, embcat_mean, bndiff, bnvar, bnvar_inv, bnscale, h, probs, at)
 
 
@@ -106,20 +108,22 @@ def _backward(
     """
     W1, W2 = params["W1"], params["W2"]
     embdiff, _, bndiff, _, bnvar_inv, bnscale, h, probs, at = cache
-    n = Xb.shape[0]
+    n, dtype = Xb.shape[0], W1.dtype
     dlogits = dlogits_from_probs(probs, at)  # (n, vocab)
     dh = np.dot(dlogits, W2.T)  # (n, n_hidden)
     np.dot(h.T, dlogits, out=grads["dW2"])  # (n_hidden, vocab)
-    batch_sum(dlogits, out=grads["db2"])  # (vocab,)
+    sum_rows = batch_summer(n, dtype)  # x -> x.sum(0, keepdims=True)
+    sum_rows(dlogits, out=grads["db2"].reshape(1, -1))  # (vocab,)
     dhpreact = np.multiply(h, h, out=h)  # (n, n_hidden); in h's memory, read for the last time above
-    np.subtract(1.0, dhpreact, out=dhpreact)
-    dhpreact *= dh  # (1 - h**2) * dh
-    dbnbias = batch_sum(dhpreact, keepdims=True, out=grads["dbnbias"])  # (1, n_hidden)
-    dbngain = batch_sum(bndiff * dhpreact, keepdims=True, out=grads["dbngain"])  # (1, n_hidden)
+    np.subtract(constant(1.0, dtype), dhpreact, out=dhpreact)
+    dhpreact *= dh  # (1 - h**2) * dh; dh is read for the last time
+    dbnbias = sum_rows(dhpreact, out=grads["dbnbias"])  # (1, n_hidden)
+    bndiff_dhpreact = np.multiply(bndiff, dhpreact, out=dh)  # (n, n_hidden), in dh's memory
+    dbngain = sum_rows(bndiff_dhpreact, out=grads["dbngain"])  # (1, n_hidden)
     dbngain *= bnvar_inv  # sum_i bnraw * dhpreact, as bnraw = bndiff * bnvar_inv
     # Exercise 3: dhprebn = bnscale * (dhpreact - dbnbias/n - bndiff * bnvar_inv*dbngain/(n-1)), as
     # bnraw = bndiff * bnvar_inv. Built in dhpreact's memory; bndiff's is free for the scaled copy.
-    inv_n, inv_n1 = reciprocal(n, bndiff.dtype), reciprocal(n - 1, bndiff.dtype)
+    inv_n, inv_n1 = constant(1 / n, dtype), constant(1 / (n - 1), dtype)
     dhprebn = np.subtract(dhpreact, dbnbias * inv_n, out=dhpreact)  # (n, n_hidden)
     dhprebn -= np.multiply(bndiff, bnvar_inv * dbngain * inv_n1, out=bndiff)
     dhprebn *= bnscale
@@ -143,8 +147,11 @@ def step_grads(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> StepR
     return StepResult(loss, grads, bnmean, cache.bnvar)
 
 
+_REAL_TYPES = (float, int, np.floating, np.integer)  # a tuple, not a union built on every call
+
+
 def _check_lr(lr: float, where: str) -> None:
-    if not isinstance(lr, float | int | np.floating | np.integer) or not math.isfinite(lr):
+    if not isinstance(lr, _REAL_TYPES) or not math.isfinite(lr):
         raise ValueError(f"{where}: the learning rate must be a finite real number; got {lr!r}")
 
 
@@ -202,5 +209,5 @@ class Trainer:
                              f"{self.dims.block_size} characters")
         loss, cache = _forward(self.params, Xb, Yb, "Trainer.step")
         _backward(self.params, cache, Xb, Yb, self.grads)
-        self.theta -= lr * self.grad
+        self.theta -= np.multiply(self.grad, constant(float(lr), self.theta.dtype))
         return loss

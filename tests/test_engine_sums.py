@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import engine
 from engine.graph import PAIRWISE_ROWS, add_reduce
-from manual._common import batch_sum
+from manual._common import batch_sum, batch_summer
 
 EPS32 = float(np.finfo(np.float32).eps)
 
@@ -84,6 +84,21 @@ def test_manual_batch_sum_gives_the_engines_bits(n, features, dtype):
     out = np.empty(features, dtype)
     assert batch_sum(x, out=out) is out
     np.testing.assert_array_equal(out, add_reduce(x, (0,)))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize("n", [2, 31, 32, 33, 1025])
+@pytest.mark.parametrize("weight", [1.0, 0.25, 1 / 3])
+def test_batch_summer_is_batch_sum_bit_for_bit(n, dtype, weight):
+    """The training step's sums (the BLAS product up to PAIRWISE_ROWS rows, batch_sum beyond) are batch_sum's."""
+    x = np.random.default_rng(n).standard_normal((n, 7)).astype(dtype)
+    sum_rows = batch_summer(n, np.dtype(dtype), weight)
+    want = batch_sum(x, keepdims=True, weight=weight)
+    np.testing.assert_array_equal(sum_rows(x), want)
+    out = np.empty((1, 7), dtype)
+    assert sum_rows(x, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    assert out.dtype == dtype
 
 
 def test_a_weighted_batch_sum_is_the_mean():

@@ -254,6 +254,19 @@ def test_fused_functions_directly_match_the_chain(case):
     np.testing.assert_allclose(dhprebn, chain["dhprebn"], **TIGHT)
 
 
+def test_the_public_functions_leave_their_inputs_as_they_were(case):
+    """The fast paths work in place, but only in arrays they made: never in the caller's logits or parameters."""
+    params, Xb, Yb, fwd, _ = case
+    inputs = {**fwd, **params, "Xb": Xb, "Yb": Yb}
+    before = {name: np.array(a, copy=True) for name, a in inputs.items()}
+    cross_entropy_backward(fwd["logits"], Yb)
+    backward_fused(fwd, params, Xb, Yb)
+    forward_train(params, Xb, Yb)
+    step_grads(params, Xb, Yb)
+    for name, a in inputs.items():
+        np.testing.assert_array_equal(a, before[name], err_msg=name)
+
+
 @settings(max_examples=25, deadline=None)
 @given(n=st.integers(1, 6), vocab=st.integers(2, 8), scale=st.sampled_from([0.1, 1.0, 50.0]),
        seed=st.integers(0, 2**32 - 1))
