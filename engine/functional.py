@@ -14,7 +14,7 @@ import numpy as np
 
 from . import ops
 from .dtypes import int64
-from .graph import _ones_row, add_reduce
+from .graph import _constant, _ones_row, add_reduce
 from .tensor import Tensor, _leaf, as_tensor, make_op
 
 tanh = ops.tanh
@@ -156,9 +156,10 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
     if not d.dtype == gd.dtype == bd.dtype:  # one dtype, NumPy's promotion, so every in-place op below keeps it
         dtype = np.result_type(d, gd, bd)
         d, gd, bd = d.astype(dtype), gd.astype(dtype), bd.astype(dtype)
-    diff = d - add_reduce(d, (0,), True) / n  # (n, features)
-    var = add_reduce(diff * diff, (0,), True) / (n - 1)  # (1, features)
-    var += eps
+    n_, n1 = _constant(n, d.dtype), _constant(n - 1, d.dtype)  # divisors as 0-d arrays: less call overhead
+    diff = d - add_reduce(d, (0,), True) / n_  # (n, features)
+    var = add_reduce(diff * diff, (0,), True) / n1  # (1, features)
+    var += _constant(eps, d.dtype)
     # var ** -0.5 as 1/sqrt, in place: torch and ops.pow round it so too, and NumPy's ** -0.5 takes 3x as long
     var_inv = np.reciprocal(np.sqrt(var, out=var), out=var)
     scale = gd * var_inv  # (1, features): row factors are folded before they meet an (n, features) array
@@ -170,8 +171,8 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
     def vjp(g):
         dbias = add_reduce(g, (0,), True)
         dgain = add_reduce(g * diff, (0,), True) * var_inv
-        dx = diff * (var_inv * dgain / (n - 1))  # (n, features)
-        dx += dbias / n
+        dx = diff * (var_inv * dgain / n1)  # (n, features)
+        dx += dbias / n_
         np.subtract(g, dx, out=dx)
         dx *= scale
         return dx, dgain, dbias

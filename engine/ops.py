@@ -16,7 +16,7 @@ from collections import namedtuple
 import numpy as np
 
 from .dtypes import float32, int64
-from .graph import add_reduce
+from .graph import _constant, add_reduce
 from .tensor import Tensor, _ints_first, _leaf, _torch_key, as_tensor, make_op
 
 # ---- operands ---------------------------------------------------------------------------
@@ -351,7 +351,7 @@ def tanh(x) -> Tensor:
 
     # z = tanh(x); dz/dx = 1 - z**2
     def vjp(g):
-        gx = 1 - out * out
+        gx = _constant(1, out.dtype) - out * out  # a 0-d one: less call overhead than the int
         gx *= g  # in place: the array is ours
         return (gx,)
 
