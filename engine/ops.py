@@ -894,13 +894,15 @@ def getitem(x, key) -> Tensor:
     """
     x = as_tensor(x)
     d = x._data
-    if type(key) is Tensor and key._data.dtype.kind in "iu" and key._data.ndim and d.ndim:
-        # C[Xb]: rows gathered by an integer tensor; take is d[Xb] at a third of fancy indexing's cost
+    rows = key._data if type(key) is Tensor else key if type(key) is np.ndarray else None
+    if rows is not None and rows.dtype.kind in "iu" and rows.ndim and d.ndim:
+        # C[Xb]: rows gathered by an integer tensor or array; take is d[Xb] at a third of fancy indexing's cost
         try:
-            out = d.take(key._data, axis=0)
+            out = d.take(rows, axis=0)
         except IndexError as e:
             raise IndexError(f"index into a tensor of shape {d.shape}: {e}") from None
-        return make_op(out, (x, key), _gather_rows_vjp(key._data, d.shape), "index", key)
+        parents = (x, key) if rows is not key else (x,)
+        return make_op(out, parents, _gather_rows_vjp(rows, d.shape), "index", key)
     parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
     tkey, npkey = _torch_key(key, d.ndim)  # `key` itself stays the op's argument, as the user wrote it
     split = _ints_first(tkey, npkey)

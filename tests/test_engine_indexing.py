@@ -1,4 +1,5 @@
-"""Indexing against torch on random keys: ints (negative too), slices, None, ..., index lists and tensors, masks.
+"""Indexing against torch on random keys: ints (negative too), slices, None, ..., index lists, tensors and
+NumPy arrays, masks.
 
 NumPy and torch disagree when integers and index arrays mix (torch applies the integers first), so random
 keys mixing them are where a wrong axis order would show. Values and float64 gradients must match torch
@@ -21,7 +22,7 @@ def shape_and_key(draw):
     parts, dim = [], 0
     ellipsis = False
     for _ in range(draw(st.integers(1, len(shape) + 1))):
-        kind = draw(st.sampled_from(["int", "slice", "none", "list", "tensor2d", "mask", "ellipsis"]))
+        kind = draw(st.sampled_from(["int", "slice", "none", "list", "tensor2d", "array2d", "mask", "ellipsis"]))
         if kind == "none":
             parts.append(None)
             continue
@@ -41,8 +42,8 @@ def shape_and_key(draw):
             parts.append(slice(start, stop, draw(st.none() | st.integers(1, 2))))
         elif kind == "list":
             parts.append(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4)))
-        elif kind == "tensor2d":
-            parts.append(("tensor", draw(st.lists(st.lists(st.integers(-n, n - 1), min_size=2, max_size=2),
+        elif kind in ("tensor2d", "array2d"):
+            parts.append((kind[:-2], draw(st.lists(st.lists(st.integers(-n, n - 1), min_size=2, max_size=2),
                                                   min_size=1, max_size=2))))
         else:
             parts.append(("mask", draw(st.lists(st.booleans(), min_size=n, max_size=n))))
@@ -55,6 +56,8 @@ def _key(parts, lib):
     for p in parts:
         if isinstance(p, tuple) and p[0] == "tensor":
             out.append(lib.tensor(p[1]))
+        elif isinstance(p, tuple) and p[0] == "array":  # a NumPy index array: the engine takes it as it is
+            out.append(np.array(p[1]) if lib is engine else lib.tensor(p[1]))
         elif isinstance(p, tuple) and p[0] == "mask":
             out.append(lib.tensor(p[1]))
         else:

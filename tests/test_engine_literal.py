@@ -81,10 +81,13 @@ def test_repeated_rows_of_an_embedding_table_accumulate():
 
 
 @pytest.mark.parametrize("rows", [4, 2000])  # a one-hot product, and np.add.at past 1024 rows
-def test_repeated_and_negative_rows_of_a_table_accumulate(rows):
+@pytest.mark.parametrize("index", [engine.tensor, np.array], ids=["tensor", "ndarray"])
+def test_repeated_and_negative_rows_of_a_table_accumulate(rows, index):
     """C[X] with X = [[0, 2], [2, -1]]: row 0 once, row 2 twice, the last row once (as -1), the others never."""
     C = engine.ones(rows, 2, requires_grad=True)
-    C[engine.tensor([[0, 2], [2, -1]])].sum().backward()
+    emb = C[index([[0, 2], [2, -1]])]
+    assert [type(p) for p in emb._parents] == [engine.Tensor] * (2 if index is engine.tensor else 1)
+    emb.sum().backward()
     expected = np.zeros((rows, 2))
     expected[[0, 2, -1]] = [[1.0, 1.0], [2.0, 2.0], [1.0, 1.0]]
     np.testing.assert_array_equal(C.grad, expected)
