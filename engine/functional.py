@@ -156,9 +156,9 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
     if not d.dtype == gd.dtype == bd.dtype:  # one dtype, NumPy's promotion, so every in-place op below keeps it
         dtype = np.result_type(d, gd, bd)
         d, gd, bd = d.astype(dtype), gd.astype(dtype), bd.astype(dtype)
-    n_, n1 = _constant(n, d.dtype), _constant(n - 1, d.dtype)  # divisors as 0-d arrays: less call overhead
-    diff = d - add_reduce(d, (0,), True) / n_  # (n, features)
-    var = add_reduce(diff * diff, (0,), True) / n1  # (1, features)
+    div_n, div_n1 = _constant(n, d.dtype), _constant(n - 1, d.dtype)  # 0-d arrays: less call overhead
+    diff = d - add_reduce(d, (0,), True) / div_n  # (n, features)
+    var = add_reduce(diff * diff, (0,), True) / div_n1  # (1, features)
     var += _constant(eps, d.dtype)
     # var ** -0.5 as 1/sqrt, in place: torch and ops.pow round it so too, and NumPy's ** -0.5 takes 3x as long
     var_inv = np.reciprocal(np.sqrt(var, out=var), out=var)
@@ -171,8 +171,8 @@ def batch_norm_train(x, gain, bias, eps: float = 1e-5) -> Tensor:
     def vjp(g):
         dbias = add_reduce(g, (0,), True)
         dgain = add_reduce(g * diff, (0,), True) * var_inv
-        dx = diff * (var_inv * dgain / n1)  # (n, features)
-        dx += dbias / n_
+        dx = diff * (var_inv * dgain / div_n1)  # (n, features)
+        dx += dbias / div_n
         np.subtract(g, dx, out=dx)
         dx *= scale
         return dx, dgain, dbias

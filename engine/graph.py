@@ -105,7 +105,8 @@ def _ones_row(n: int, dtype: np.dtype) -> np.ndarray:
 @functools.lru_cache(maxsize=64)
 def _constant(value: float, dtype: np.dtype) -> np.ndarray:
     """`value` as a read-only 0-d array of `dtype`, made once: NumPy combines an array with it about 1 us
-    faster than with a Python number, and rounds it the same way (to the array's dtype)."""
+    faster than with a Python number, and rounds it the same way (to the array's dtype). (manual has the
+    same helper, `constant`: it does not import the engine.)"""
     const = np.asarray(value, dtype)
     const.flags.writeable = False
     return const

@@ -901,7 +901,7 @@ def getitem(x, key) -> Tensor:
             out = d.take(rows, axis=0)
         except IndexError as e:
             raise IndexError(f"index into a tensor of shape {d.shape}: {e}") from None
-        parents = (x, key) if rows is not key else (x,)
+        parents = (x, key) if type(key) is Tensor else (x,)  # a NumPy key is no node of the graph
         return make_op(out, parents, _gather_rows_vjp(rows, d.shape), "index", key)
     parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
     tkey, npkey = _torch_key(key, d.ndim)  # `key` itself stays the op's argument, as the user wrote it

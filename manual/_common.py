@@ -43,7 +43,7 @@ def ones_row(n: int, dtype: np.dtype, weight: float = 1.0) -> NDArray:
 def constant(value: float, dtype: np.dtype) -> NDArray:
     """`value` as a read-only 0-d array of `dtype`, made once per value: NumPy combines an array with it about
     1 us faster than with the Python float (measured at (32, 200) float32), with the same result, as NumPy
-    rounds a Python float to the array's dtype too."""
+    rounds a Python float to the array's dtype too. (The engine has the same helper; manual does not import it.)"""
     const = np.asarray(value, dtype)
     const.flags.writeable = False
     return const
