@@ -49,9 +49,10 @@ def constant(value: float, dtype: np.dtype) -> NDArray:
     return const
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=4)
 def identity(n: int, dtype: np.dtype) -> NDArray:
-    """A read-only (n, n) identity made once per size: its rows are one-hot vectors."""
+    """A read-only (n, n) identity made once per size: its rows are one-hot vectors. At most 4 are kept, as
+    the engine's `_identity` keeps: up to 1024 rows (embedding.ONE_HOT_ROWS) each may take 8 MB."""
     eye = np.eye(n, dtype=dtype)
     eye.flags.writeable = False
     return eye

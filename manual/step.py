@@ -169,7 +169,7 @@ def sgd_update(params: Mapping[str, NDArray], grads: Mapping[str, NDArray], lr: 
         if param.dtype.kind != "f" or not param.flags.writeable:
             raise ValueError(f"sgd_update: {name} must be a writeable floating-point array to update in place; "
                              f"got {param.dtype}{'' if param.flags.writeable else ', read-only'}")
-    lr = np.asarray(lr, dtype=params["C"].dtype)  # a 0-d array multiplies with half a Python float's overhead
+    lr = constant(float(lr), params["C"].dtype)  # a 0-d array multiplies with half a Python float's overhead
     for name in PARAM_NAMES:
         param = params[name]
         param -= lr * grads[f"d{name}"]
