@@ -3,8 +3,9 @@
 `train` runs minibatch SGD with the manual NumPy backward (`manual`), the engine's autograd (`engine`)
 or PyTorch's (`torch`): one seeded initialisation and one seeded stream of batch indices shared by all
 three, so their loss curves can be laid on top of each other. It then calibrates batchnorm over the
-training set (In [35]) and reports the train/val/test loss (In [36]). `plot_losses` draws the
-lecture's log10-loss curve to a PNG.
+training set (In [35]) and reports the train/val/test loss (In [36]). `train_side_by_side` trains
+several backends in one process, taking turns, so that their training times can be compared on a
+machine whose speed wanders. `plot_losses` draws the lecture's log10-loss curve to a PNG.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,26 +102,83 @@ def train(
     nothing, and on a busy machine torch's spinning worker threads can make a step ten times slower than
     with torch_threads=1.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"train: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    evaluated = _check_run("train", splits, cfg, (backend,), torch_threads)
+    params = init_params(splits.vocab.size, cfg, np.random.default_rng(cfg.seed))
+    losses = np.empty(cfg.steps, dtype=np.float64)
+    with _torch_threads(backend == "torch", torch_threads):
+        step, final = _BACKEND_STEPS[backend](params)
+        seconds = _run(step, _turns(splits, cfg, BATCH_CHUNK), cfg, losses, backend, progress, log_every, print_fn)
+        params = final()
+    return _result(params, losses, seconds, backend, splits, cfg, evaluated)
+
+
+def train_side_by_side(
+    splits: Splits,
+    cfg: Config,
+    backends: Sequence[str],
+    turn_steps: int = 1_000,
+    log_every: int = 10_000,
+    print_fn: Callable[[str], None] | None = print,
+    torch_threads: int | None = None,
+) -> dict[str, TrainResult]:
+    """Train several backends in one process, taking turns every `turn_steps` steps; backend -> TrainResult.
+
+    Each backend runs what `train` runs (the same init, batches and schedule, so the same losses and
+    weights, bit for bit), but backend A's steps 0..turn_steps-1, then B's, then A's next turn, and so on.
+    Each `seconds` adds up that backend's turns alone. Every backend then meets the machine's slow and
+    fast spells alike, so the ratio of their training times holds on a machine whose speed wanders over
+    minutes, where separate runs' would not. `print_fn` gets every backend's loss every `log_every` steps.
+    """
+    backends = tuple(backends)
+    evaluated = _check_run("train_side_by_side", splits, cfg, backends, torch_threads)
+    if isinstance(turn_steps, bool) or not isinstance(turn_steps, int) or turn_steps < 1:
+        raise ValueError(f"train_side_by_side: turn_steps must be a positive integer, got {turn_steps!r}")
+    losses = {name: np.empty(cfg.steps, dtype=np.float64) for name in backends}
+    seconds = dict.fromkeys(backends, 0.0)
+    with _torch_threads("torch" in backends, torch_threads):
+        runs = {name: _BACKEND_STEPS[name](init_params(splits.vocab.size, cfg, np.random.default_rng(cfg.seed)))
+                for name in backends}
+        for turn in _turns(splits, cfg, turn_steps):
+            for name, (step, _) in runs.items():
+                seconds[name] += _run(step, (turn,), cfg, losses[name], name, False, 0, None)
+            first, Xc, _ = turn
+            if log_every and print_fn is not None:
+                for i in range(-(-first // log_every) * log_every, first + Xc.shape[0], log_every):  # in this turn
+                    each = "  ".join(f"{name} {losses[name][i]:.4f}" for name in backends)
+                    print_fn(f"{i:7d}/{cfg.steps:7d}: {each}")
+        params = {name: final() for name, (_, final) in runs.items()}
+    return {name: _result(params[name], losses[name], seconds[name], name, splits, cfg, evaluated) for name in backends}
+
+
+def _check_run(where: str, splits: Splits, cfg: Config, backends: tuple[str, ...],
+               torch_threads: int | None) -> tuple[tuple[str, np.ndarray, np.ndarray], ...]:
+    """Refuse what would make a run fail or mislead; return the splits it evaluates (see `_evaluated`)."""
+    if not backends:
+        raise ValueError(f"{where}: no backend given; choose from {', '.join(BACKENDS)}")
+    for backend in backends:
+        if backend not in BACKENDS:
+            raise ValueError(f"{where}: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if len(set(backends)) != len(backends):
+        raise ValueError(f"{where}: a backend is listed twice in {list(backends)}")
     if splits.block_size != cfg.block_size:
         raise ValueError(
-            f"train: the splits were built with block_size={splits.block_size} but cfg.block_size="
+            f"{where}: the splits were built with block_size={splits.block_size} but cfg.block_size="
             f"{cfg.block_size}; rebuild them with build_splits(words, block_size={cfg.block_size})"
         )
     if torch_threads is not None and torch_threads < 1:
-        raise ValueError(f"train: torch_threads must be a positive integer or None, got {torch_threads}")
+        raise ValueError(f"{where}: torch_threads must be a positive integer or None, got {torch_threads}")
     evaluated = _evaluated(splits)
     if empty := [name for name, _, Y in evaluated if len(Y) == 0]:
         raise ValueError(
-            f"train: the {' and '.join(empty)} split has no examples; training evaluates the train, val and test "
+            f"{where}: the {' and '.join(empty)} split has no examples; training evaluates the train, val and test "
             f"splits, so build them from at least {min_words()} words"
         )
-    params = init_params(splits.vocab.size, cfg, np.random.default_rng(cfg.seed))
-    with _torch_threads(backend, torch_threads):
-        step, final = _BACKEND_STEPS[backend](params)
-        losses, seconds = _run(step, splits, cfg, backend, progress, log_every, print_fn)
-        params = final()
+    return evaluated
+
+
+def _result(params: dict[str, np.ndarray], losses: np.ndarray, seconds: float, backend: str, splits: Splits,
+            cfg: Config, evaluated: tuple[tuple[str, np.ndarray, np.ndarray], ...]) -> TrainResult:
+    """A finished run's TrainResult: batchnorm calibrated over the training set (In [35]), then the split losses."""
     bnmean, bnvar = calibrate_bn(params, splits.Xtr)
     split_losses = {name: split_loss(params, bnmean, bnvar, X, Y) for name, X, Y in evaluated}
     return TrainResult(params, losses, bnmean, bnvar, split_losses, seconds, backend, cfg.steps, cfg, splits.vocab)
@@ -132,8 +190,9 @@ def _evaluated(splits: Splits) -> tuple[tuple[str, np.ndarray, np.ndarray], ...]
 
 
 @contextlib.contextmanager
-def _torch_threads(backend: str, threads: int | None) -> Iterator[None]:
-    if backend != "torch" or threads is None:
+def _torch_threads(uses_torch: bool, threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to `threads` while a run that uses torch lasts (None: left alone)."""
+    if not uses_torch or threads is None:
         yield
         return
     torch = import_torch()
@@ -145,11 +204,23 @@ def _torch_threads(backend: str, threads: int | None) -> Iterator[None]:
         torch.set_num_threads(previous)
 
 
-def _run(step: StepFn, splits: Splits, cfg: Config, backend: str, progress: bool, log_every: int,
-         print_fn: Callable[[str], None] | None) -> tuple[np.ndarray, float]:
-    """The training loop: every step's loss and the loop's wall time."""
-    losses = np.empty(cfg.steps, dtype=np.float64)
+def _turns(splits: Splits, cfg: Config, size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(first step, Xb's, Yb's) for runs of at most `size` steps: (steps, batch_size, block_size), (steps, batch_size).
 
+    The batches of `batch_indices`, gathered from the training set BATCH_CHUNK steps at a time and cut
+    into turns (views, not copies).
+    """
+    first = 0
+    for ix in batch_indices(cfg, splits.Xtr.shape[0]):
+        Xc, Yc = splits.Xtr[ix], splits.Ytr[ix]  # (chunk, batch_size, block_size), (chunk, batch_size)
+        for start in range(0, ix.shape[0], size):
+            yield first + start, Xc[start:start + size], Yc[start:start + size]
+        first += ix.shape[0]
+
+
+def _run(step: StepFn, turns: Iterable[tuple[int, np.ndarray, np.ndarray]], cfg: Config, losses: np.ndarray,
+         backend: str, progress: bool, log_every: int, print_fn: Callable[[str], None] | None) -> float:
+    """The training loop over `turns` (see `_turns`): writes every step's loss into losses; returns its wall time."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -158,28 +229,27 @@ def _run(step: StepFn, splits: Splits, cfg: Config, backend: str, progress: bool
     emit = bar.write if (bar is not None and print_fn is print) else print_fn
     log_every = log_every if (log_every and emit is not None) else 0
 
-    Xtr, Ytr = splits.Xtr, splits.Ytr
-    i = 0
+    done = 0
     t0 = time.perf_counter()
     try:
-        for ix in batch_indices(cfg, Xtr.shape[0]):
-            Xc, Yc = Xtr[ix], Ytr[ix]  # (chunk, batch_size, block_size), (chunk, batch_size)
-            for k in range(ix.shape[0]):
+        for first, Xc, Yc in turns:
+            for k in range(Xc.shape[0]):
+                i = first + k
                 loss = step(Xc[k], Yc[k], cfg.lr_at(i))
                 losses[i] = loss
                 if log_every and i % log_every == 0:
                     emit(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")
-                i += 1
-                if bar is not None and i % POSTFIX_EVERY == 0:
-                    bar.set_postfix(loss=f"{losses[i - POSTFIX_EVERY:i].mean():.4f}", refresh=False)
+                done += 1
+                if bar is not None and done % POSTFIX_EVERY == 0:
+                    bar.set_postfix(loss=f"{losses[i + 1 - POSTFIX_EVERY:i + 1].mean():.4f}", refresh=False)
                     bar.update(POSTFIX_EVERY)
         seconds = time.perf_counter() - t0
     finally:
         if bar is not None:
-            bar.update(i - bar.n)
+            bar.update(done - bar.n)
             bar.close()
 
-    return losses, seconds
+    return seconds
 
 
 # ---------------------------------------------------------------------------------------------------------

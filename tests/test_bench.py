@@ -1,7 +1,8 @@
-"""Smoke test of the step benchmark: `bench/step.py --quick` runs end to end and writes sensible JSON.
+"""Smoke tests of the benchmark scripts: each runs end to end on a short job and writes sensible JSON.
 
-It times nothing worth reading (windows of 10 ms); it checks that the four backends run, agree on their
-first losses (the script exits non-zero if they do not) and are reported with positive timings.
+They time nothing worth reading (windows of 10 ms, runs of 200 steps); they check that every backend runs,
+that the backends agree on their losses (step.py exits non-zero if they do not) and that they are reported
+with positive timings.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = {"engine", "manual", "torch", "torch-manual"}
@@ -53,3 +56,40 @@ def test_float32_agreement_script_counts_every_pair(torch, names_path, tmp_path)
     counts = {line.split("  ")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("  ")}
     assert set(counts) == {"torch32 vs exact", "ideal vs torch32", "engine32 vs exact", "engine32 vs torch32"}
     assert all(" 1  [" in line for line in counts.values()), proc.stdout  # 1 seed of 1 missed, rows named
+
+
+def test_full_run_side_by_side_writes_json(names_path, tmp_path):
+    """bench/full_run.py with two backends: they take turns, agree on their losses, and both are reported."""
+    out = tmp_path / "full.json"
+    cmd = [sys.executable, str(ROOT / "bench" / "full_run.py"), "--backend", "manual", "engine", "--steps", "200",
+           "--turn-steps", "50", "--log-every", "100", "--data", str(names_path), "--out", str(out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    report = json.loads(out.read_text())
+    assert report["backends"] == ["manual", "engine"] and report["steps"] == 200
+    assert report["turn_steps"] == 50 and report["reference"] == "manual"  # no torch: the first backend
+    results = report["results"]
+    assert results["manual"]["ratio_to_reference"] == 1.0
+    seconds = {name: r["train_seconds"] for name, r in results.items()}
+    assert results["engine"]["ratio_to_reference"] == seconds["engine"] / seconds["manual"]
+    for name, r in results.items():
+        assert r["train_seconds"] > 0 and r["us_per_step"] == r["train_seconds"] / 200 * 1e6, name
+        assert set(r["split_losses"]) == {"train", "val", "test"}, name
+    # the same model trained two ways, in float32: the losses agree to rounding
+    for split, loss in results["manual"]["split_losses"].items():
+        assert abs(results["engine"]["split_losses"][split] - loss) < 1e-4, split
+    assert [s["step"] for s in report["rss_samples"]] == [0, 100]  # one log line per 100 steps, both backends
+    assert "      0/    200: manual " in proc.stdout and " engine " in proc.stdout
+    assert {(c["backend"], c["what"]) for c in report["targets"]} == {
+        (b, w) for b in ("manual", "engine") for w in ("train loss", "test loss")}  # no time target for 200 steps
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--backend", "manual", "manual"], "lists a backend twice"),
+    (["--backend", "manual", "engine", "--progress"], "with several, the log lines show the progress"),
+    (["--backend", "manual", "--turn-steps", "10"], "--turn-steps needs several backends"),
+])
+def test_full_run_refuses_bad_arguments(args, message, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), *args], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr

@@ -15,9 +15,10 @@ import numpy as np
 import pytest
 
 import manual
+import model.train
 from model.data import Splits, Vocab, build_splits, load_names
 from model.mlp import PARAM_NAMES, Config, init_params
-from model.train import BACKENDS, batch_indices, plot_losses, train
+from model.train import BACKENDS, batch_indices, plot_losses, train, train_side_by_side
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = Config(n_hidden=64)
@@ -126,6 +127,47 @@ def test_progress_bar_runs(splits: Splits, capsys: pytest.CaptureFixture[str]) -
     out, err = capsys.readouterr()
     assert f"    500/    600: {res.losses[500]:.4f}" in out  # through tqdm.write, not under the bar
     assert "train (manual)" in err and "600/600" in err
+
+
+@pytest.mark.parametrize("backends", [("manual", "engine"), ("engine", "torch", "manual")])
+def test_side_by_side_is_each_backends_own_run(splits: Splits, backends: tuple[str, ...],
+                                                request: pytest.FixtureRequest,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # taking turns changes what is timed, not what is computed: every backend's losses, weights,
+    # calibration and split losses equal those of its own `train`, bit for bit. Chunks of 70 batches cut
+    # into turns of 30 give turns of 30, 30, 10 per chunk, so turns end both inside and at chunk edges.
+    if "torch" in backends:
+        request.getfixturevalue("torch")
+    monkeypatch.setattr(model.train, "BATCH_CHUNK", 70)
+    cfg = SMALL.replace(steps=150)
+    lines: list[str] = []
+    together = train_side_by_side(splits, cfg, backends, turn_steps=30, log_every=60, print_fn=lines.append,
+                                  torch_threads=1)
+    assert list(together) == list(backends)
+    for backend in backends:
+        alone, res = run(splits, cfg, backend), together[backend]
+        assert res.backend == backend and res.steps == 150 and res.seconds > 0
+        np.testing.assert_array_equal(res.losses, alone.losses, err_msg=backend)
+        for name in PARAM_NAMES:
+            np.testing.assert_array_equal(res.params[name], alone.params[name], err_msg=f"{backend} {name}")
+        np.testing.assert_array_equal(res.bnmean, alone.bnmean)
+        np.testing.assert_array_equal(res.bnvar, alone.bnvar)
+        assert res.split_losses == alone.split_losses
+    assert lines == [f"{i:7d}/    150: " + "  ".join(f"{b} {together[b].losses[i]:.4f}" for b in backends)
+                     for i in (0, 60, 120)]
+
+
+@pytest.mark.parametrize(("backends", "turn_steps", "message"), [
+    ((), 10, r"train_side_by_side: no backend given; choose from manual, engine, torch"),
+    (("manual", "jax"), 10, r"train_side_by_side: unknown backend 'jax'"),
+    (("manual", "engine", "manual"), 10, r"a backend is listed twice in \['manual', 'engine', 'manual'\]"),
+    (("manual", "engine"), 0, r"turn_steps must be a positive integer, got 0"),
+    (("manual", "engine"), 2.5, r"turn_steps must be a positive integer, got 2.5"),
+    (("manual", "engine"), True, r"turn_steps must be a positive integer, got True"),
+])
+def test_side_by_side_refuses_bad_arguments(splits: Splits, backends, turn_steps, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        train_side_by_side(splits, SMALL.replace(steps=5), backends, turn_steps=turn_steps, print_fn=None)
 
 
 def test_empty_split_is_a_clear_error_not_nan() -> None:
