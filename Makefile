@@ -7,7 +7,7 @@ STAMP_RUN  := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
 NAMES   ?= $(firstword $(NINJAGRAD_NAMES) $(wildcard ../shared/data/names.txt))
 
-.PHONY: demo test lint bench bench-quick bench-memory train-full graph-example dot clean
+.PHONY: demo test lint bench bench-quick bench-memory bench-full train-full graph-example dot clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -48,6 +48,10 @@ bench-quick: $(STAMP_TEST)
 
 bench-memory: $(STAMP_RUN)
 	$(BIN)/python bench/memory.py
+
+# the three backends' full runs in one process, taking turns every 1,000 steps: ratios to torch (~10 min here)
+bench-full: $(STAMP_TEST)
+	$(BIN)/python bench/full_run.py --backend manual engine torch --threads 1 $(if $(NAMES),--data $(NAMES))
 
 train-full: $(STAMP_RUN)
 	$(BIN)/python bench/full_run.py --backend manual $(if $(NAMES),--data $(NAMES))
