@@ -124,7 +124,8 @@ def train_side_by_side(
     """Train several backends in one process, taking turns every `turn_steps` steps; backend -> TrainResult.
 
     Each backend runs what `train` runs (the same init, batches and schedule, so the same losses and
-    weights, bit for bit), but backend A's steps 0..turn_steps-1, then B's, then A's next turn, and so on.
+    weights, bit for bit), but backend A's steps 0..turn_steps-1, then B's, then A's next turn, and so on
+    (a turn also ends where a chunk of BATCH_CHUNK batches does, so no turn is longer than that).
     Each `seconds` adds up that backend's turns alone. Every backend then meets the machine's slow and
     fast spells alike, so the ratio of their training times holds on a machine whose speed wanders over
     minutes, where separate runs' would not. `print_fn` gets every backend's loss every `log_every` steps.
