@@ -73,11 +73,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--progress draws one backend's bar; with several, the log lines show the progress")
 
     from model.data import build_splits, load_names
+    from model.files import check_writable
     from model.mlp import Config
     from model.train import train, train_side_by_side
 
+    out = Path(args.out or Path(__file__).resolve().parent / "results" / f"full-{'-'.join(backends)}.json")
+    try:
+        check_writable(out)  # now, not after minutes of training
+    except ValueError as e:
+        parser.error(f"--out: {e}")
     if "torch" in backends:
-        import torch  # noqa: F401  (so the environment reports its threads)
+        try:
+            import torch  # noqa: F401  (so the environment reports its threads)
+        except ImportError:
+            parser.error("the torch backend needs PyTorch (pip install -e '.[torch]')")
     env = announce_environment(args.threads)
 
     t_start = time.perf_counter()
@@ -151,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     for c in checks:
         print(f"  {c['status']}  {c['backend']} {c['what']}: {c['value']:.4f} (target <= {c['limit']})")
 
-    default_out = Path(__file__).resolve().parent / "results" / f"full-{'-'.join(backends)}.json"
-    out = write_json(args.out or default_out, report)
-    print(f"wrote {out}")
+    print(f"wrote {write_json(out, report)}")
     return 0
 
 

@@ -32,6 +32,7 @@ from bench._common import (  # noqa: E402
     find_names,
     write_json,
 )
+from model.files import check_writable  # noqa: E402
 
 BACKENDS = ("engine", "manual", "torch", "torch-manual")
 DEFAULT_SIZES = ((32, 200), (256, 200), (2048, 200), (32, 1000))
@@ -372,6 +373,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads is not None and args.threads < 1:
         parser.error("--threads must be >= 1")
+    if args.out:
+        try:
+            check_writable(args.out)  # now, not after minutes of timing
+        except ValueError as e:
+            parser.error(f"--out: {e}")
     try:
         import torch  # noqa: F401  (loaded before the environment is read, so its thread pool is reported)
     except ImportError:

@@ -93,3 +93,23 @@ def test_full_run_refuses_bad_arguments(args, message, tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), *args], capture_output=True, text=True,
                           timeout=60, cwd=tmp_path)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("script", ["full_run.py", "step.py"])
+def test_an_unwritable_out_is_refused_before_any_work(script, tmp_path):
+    # a directory where the JSON should go: said at once (exit 2), not after minutes of training or timing
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--out", str(tmp_path)], capture_output=True,
+                          text=True, timeout=60, cwd=tmp_path)
+    assert proc.returncode == 2 and f"--out: {tmp_path}: is a directory" in proc.stderr, proc.stderr
+
+
+def test_full_run_without_torch_says_how_to_install(tmp_path):
+    fake = tmp_path / "no_torch" / "torch"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ImportError('no torch here')\n")
+    env = {**os.environ, "PYTHONPATH": str(fake.parent)}
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), "--backend", "manual", "torch",
+                           "--out", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env=env)
+    assert proc.returncode == 2 and "the torch backend needs PyTorch (pip install -e '.[torch]')" in proc.stderr, \
+        proc.stderr
