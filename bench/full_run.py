@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
                         "peak_rss_mib": mib(peak_rss_bytes())})
         print(line, flush=True)
 
-    turn_steps = args.turn_steps or 1_000 if len(backends) > 1 else None
+    turn_steps = (args.turn_steps or 1_000) if len(backends) > 1 else None
     if len(backends) == 1:
         print(f"training {cfg.steps:,} steps with the {backends[0]} backend")
         results = {backends[0]: train(splits, cfg, backend=backends[0], progress=args.progress,

@@ -113,3 +113,16 @@ def test_full_run_without_torch_says_how_to_install(tmp_path):
                           env=env)
     assert proc.returncode == 2 and "the torch backend needs PyTorch (pip install -e '.[torch]')" in proc.stderr, \
         proc.stderr
+
+
+def test_full_run_of_one_backend_has_no_reference(names_path, tmp_path):
+    out = tmp_path / "one.json"
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), "--steps", "100", "--data",
+                           str(names_path), "--out", str(out)], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    report = json.loads(out.read_text())
+    assert report["backends"] == ["manual"] and report["reference"] is None and report["turn_steps"] is None
+    (result,) = report["results"].values()
+    assert result["ratio_to_reference"] is None and result["train_seconds"] > 0
+    assert 2.0 < result["split_losses"]["val"] < 3.3  # 100 steps from ~3.3 (uniform over 27 is 3.30)
