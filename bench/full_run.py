@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from model.data import build_splits, load_names
     from model.files import check_writable
     from model.mlp import Config
-    from model.train import train, train_side_by_side
+    from model.train import import_torch, train, train_side_by_side
 
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"full-{'-'.join(backends)}.json")
     try:
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out: {e}")
     if "torch" in backends:
         try:
-            import torch  # noqa: F401  (so the environment reports its threads)
-        except ImportError:
-            parser.error("the torch backend needs PyTorch (pip install -e '.[torch]')")
+            import_torch()  # now, so the environment reports its threads
+        except ImportError as e:
+            parser.error(str(e))
     env = announce_environment(args.threads)
 
     t_start = time.perf_counter()

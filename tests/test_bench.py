@@ -111,7 +111,7 @@ def test_full_run_without_torch_says_how_to_install(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), "--backend", "manual", "torch",
                            "--out", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=60, cwd=tmp_path,
                           env=env)
-    assert proc.returncode == 2 and "the torch backend needs PyTorch (pip install -e '.[torch]')" in proc.stderr, \
+    assert proc.returncode == 2 and "the torch backend needs PyTorch: pip install 'ninjagrad[torch]'" in proc.stderr, \
         proc.stderr
 
 
