@@ -19,15 +19,23 @@ ROOT = Path(__file__).resolve().parent.parent
 BACKENDS = {"engine", "manual", "torch", "torch-manual"}
 
 
+def bench(script: str, *args, cwd: Path, env: dict[str, str] | None = None, ok: bool = True,
+          timeout: float = 120) -> subprocess.CompletedProcess:
+    """Run bench/`script` with `args` in `cwd`; with ok=True, fail the test unless it exits 0."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, cwd=cwd, env=env)
+    if ok:
+        assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
 def test_step_benchmark_quick_run_writes_json(torch, tmp_path):
     out = tmp_path / "results" / "x.json"  # a directory that does not exist yet
-    cmd = [sys.executable, str(ROOT / "bench" / "step.py"), "--quick", "--sizes", "32x200",
-           "--window", "0.01", "--warmup", "0.01", "--out", str(out)]
     env = dict(os.environ)
     if not Path(env.get("NINJAGRAD_NAMES", "")).is_file():  # the script refuses a wrong path; it needs no data
         env.pop("NINJAGRAD_NAMES", None)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    proc = bench("step.py", "--quick", "--sizes", "32x200", "--window", "0.01", "--warmup", "0.01", "--out", out,
+                 cwd=tmp_path, env=env)
 
     report = json.loads(out.read_text())
     (result,) = report["results"]
@@ -49,10 +57,8 @@ def test_step_benchmark_quick_run_writes_json(torch, tmp_path):
 
 def test_float32_agreement_script_counts_every_pair(torch, names_path, tmp_path):
     """bench/float32_agreement.py on one seed at batch 2, where every pair misses (see the README)."""
-    cmd = [sys.executable, str(ROOT / "bench" / "float32_agreement.py"), "--seeds", "1", "--batch", "2",
-           "--hidden", "64", "--data", str(names_path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    proc = bench("float32_agreement.py", "--seeds", "1", "--batch", "2", "--hidden", "64", "--data", names_path,
+                 cwd=tmp_path)
     counts = {line.split("  ")[1].strip(): line for line in proc.stdout.splitlines() if line.startswith("  ")}
     assert set(counts) == {"torch32 vs exact", "ideal vs torch32", "engine32 vs exact", "engine32 vs torch32"}
     assert all(" 1  [" in line for line in counts.values()), proc.stdout  # 1 seed of 1 missed, rows named
@@ -61,10 +67,8 @@ def test_float32_agreement_script_counts_every_pair(torch, names_path, tmp_path)
 def test_full_run_side_by_side_writes_json(names_path, tmp_path):
     """bench/full_run.py with two backends: they take turns, agree on their losses, and both are reported."""
     out = tmp_path / "full.json"
-    cmd = [sys.executable, str(ROOT / "bench" / "full_run.py"), "--backend", "manual", "engine", "--steps", "200",
-           "--turn-steps", "50", "--log-every", "100", "--data", str(names_path), "--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    proc = bench("full_run.py", "--backend", "manual", "engine", "--steps", 200, "--turn-steps", 50, "--log-every",
+                 100, "--data", names_path, "--out", out, cwd=tmp_path)
     report = json.loads(out.read_text())
     assert report["backends"] == ["manual", "engine"] and report["steps"] == 200
     assert report["turn_steps"] == 50 and report["reference"] == "manual"  # no torch: the first backend
@@ -90,16 +94,14 @@ def test_full_run_side_by_side_writes_json(names_path, tmp_path):
     (["--backend", "manual", "--turn-steps", "10"], "--turn-steps needs several backends"),
 ])
 def test_full_run_refuses_bad_arguments(args, message, tmp_path):
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), *args], capture_output=True, text=True,
-                          timeout=60, cwd=tmp_path)
+    proc = bench("full_run.py", *args, cwd=tmp_path, ok=False, timeout=60)
     assert proc.returncode == 2 and message in proc.stderr, proc.stderr
 
 
 @pytest.mark.parametrize("script", ["full_run.py", "step.py"])
 def test_an_unwritable_out_is_refused_before_any_work(script, tmp_path):
     # a directory where the JSON should go: said at once (exit 2), not after minutes of training or timing
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--out", str(tmp_path)], capture_output=True,
-                          text=True, timeout=60, cwd=tmp_path)
+    proc = bench(script, "--out", tmp_path, cwd=tmp_path, ok=False, timeout=60)
     assert proc.returncode == 2 and f"--out: {tmp_path}: is a directory" in proc.stderr, proc.stderr
 
 
@@ -108,19 +110,15 @@ def test_full_run_without_torch_says_how_to_install(tmp_path):
     fake.mkdir(parents=True)
     (fake / "__init__.py").write_text("raise ImportError('no torch here')\n")
     env = {**os.environ, "PYTHONPATH": str(fake.parent)}
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), "--backend", "manual", "torch",
-                           "--out", str(tmp_path / "x.json")], capture_output=True, text=True, timeout=60, cwd=tmp_path,
-                          env=env)
+    proc = bench("full_run.py", "--backend", "manual", "torch", "--out", tmp_path / "x.json", cwd=tmp_path, env=env,
+                 ok=False, timeout=60)
     assert proc.returncode == 2 and "the torch backend needs PyTorch: pip install 'ninjagrad[torch]'" in proc.stderr, \
         proc.stderr
 
 
 def test_full_run_of_one_backend_has_no_reference(names_path, tmp_path):
     out = tmp_path / "one.json"
-    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "full_run.py"), "--steps", "100", "--data",
-                           str(names_path), "--out", str(out)], capture_output=True, text=True, timeout=120,
-                          cwd=tmp_path)
-    assert proc.returncode == 0, f"exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    bench("full_run.py", "--steps", 100, "--data", names_path, "--out", out, cwd=tmp_path)
     report = json.loads(out.read_text())
     assert report["backends"] == ["manual"] and report["reference"] is None and report["turn_steps"] is None
     (result,) = report["results"].values()
