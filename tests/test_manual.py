@@ -16,6 +16,7 @@ from accuracy import assert_as_accurate_as_torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.functional import _classes_in_range
 from manual import (
     PARAM_NAMES,
     Trainer,
@@ -320,7 +321,6 @@ def test_embedding_backward_matches_the_lectures_loop():
     np.testing.assert_allclose(result, dC, rtol=1e-6, atol=1e-6)  # float32 sums in a different order
 
 
-
 @pytest.mark.parametrize("vocab_size", [3, 1024, 1025, 5000])  # one-hot product up to 1024 rows, np.add.at above
 def test_embedding_backward_agrees_on_both_scatter_paths(vocab_size):
     rng = np.random.default_rng(vocab_size)
@@ -333,6 +333,7 @@ def test_embedding_backward_agrees_on_both_scatter_paths(vocab_size):
     out = np.full((vocab_size, 5), np.nan)
     assert scatter_rows(demb, Xb, vocab_size, out=out) is out
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+
 
 # ---------------------------------------------------------------- Exercise 4: the training step
 
@@ -527,20 +528,22 @@ def test_bad_inputs_raise_clear_value_errors(case, change, message):
             call(params, Xb, Yb)
 
 
+@pytest.mark.parametrize("in_range", [labels_in_range, _classes_in_range], ids=["manual", "engine"])
 @pytest.mark.parametrize(("dtype", "bad"), [
     (dtype, bad) for dtype in (np.int8, np.int32, np.int64, np.uint8, np.uint32, np.uint64)
     for bad in (None, -1, -128, 27, 100, 2**31 - 1, 10**12)
     if bad is None or np.iinfo(dtype).min <= bad <= np.iinfo(dtype).max
 ])
-def test_labels_in_range_for_every_integer_type_and_size_of_bad_label(dtype, bad):
+def test_labels_in_range_for_every_integer_type_and_size_of_bad_label(dtype, bad, in_range):
     """np.bincount checks the labels: it refuses negatives, cannot make a count array for 10**12 and does not
-    take uint64; each of these must still come out as the right verdict."""
+    take uint64; each of these must still come out as the right verdict, in manual's check and in its twin in
+    the engine's cross_entropy."""
     Yb = np.arange(40) % 27
     if bad is not None:
         Yb[7] = bad
     Yb = Yb.astype(dtype)
-    assert labels_in_range(Yb, 27) is (bad is None)
-    assert labels_in_range(np.delete(Yb, 7), 27) and labels_in_range(Yb[:0], 27)
+    assert in_range(Yb, 27) is (bad is None)
+    assert in_range(np.delete(Yb, 7), 27) and in_range(Yb[:0], 27)
 
 
 def test_parameters_must_be_numpy_arrays(case):
