@@ -130,6 +130,9 @@ def train_side_by_side(
     fast spells alike, so the ratio of their training times holds on a machine whose speed wanders over
     minutes, where separate runs' would not. `print_fn` gets every backend's loss every `log_every` steps.
     """
+    if isinstance(backends, str):
+        raise ValueError(f"train_side_by_side: backends must be a list of names, e.g. ['manual', 'torch']; "
+                         f"got the string {backends!r} (use train() for one backend)")
     backends = tuple(backends)
     evaluated = _check_run("train_side_by_side", splits, cfg, backends, torch_threads)
     if isinstance(turn_steps, bool) or not isinstance(turn_steps, int) or turn_steps < 1:

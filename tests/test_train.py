@@ -159,6 +159,7 @@ def test_side_by_side_is_each_backends_own_run(splits: Splits, backends: tuple[s
 
 @pytest.mark.parametrize(("backends", "turn_steps", "message"), [
     ((), 10, r"train_side_by_side: no backend given; choose from manual, engine, torch"),
+    ("manual", 10, r"backends must be a list of names, .*got the string 'manual' \(use train\(\) for one backend\)"),
     (("manual", "jax"), 10, r"train_side_by_side: unknown backend 'jax'"),
     (("manual", "engine", "manual"), 10, r"a backend is listed twice in \['manual', 'engine', 'manual'\]"),
     (("manual", "engine"), 0, r"turn_steps must be a positive integer, got 0"),
