@@ -3,7 +3,7 @@
 `find_names` resolves the dataset (--data, $NINJAGRAD_NAMES, ../shared/data/names.txt) without ever
 copying it; `environment` records versions, thread settings, the BLAS numpy and torch really use and the
 machine, so two result files can be compared honestly; `rss_bytes`/`peak_rss_bytes` read memory;
-`write_json` writes a result file atomically.
+`write_json` writes a result file atomically (through `model.files.atomic_write`).
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from model.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_NAMES = ROOT.parent / "shared" / "data" / "names.txt"
@@ -246,19 +247,12 @@ def environment_summary(env: dict[str, Any]) -> str:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write `obj` as JSON to `path` atomically (temp file in the same directory, then os.replace)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=2)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write `obj` as indented JSON to `path` with `model.files.atomic_write`: the old file or the whole new one.
+
+    `obj` is serialized first, so one that JSON cannot hold raises before anything is touched.
+    """
+    data = (json.dumps(obj, indent=2) + "\n").encode()
+    return atomic_write(path, lambda f: f.write(data))
 
 
 def announce_environment(threads: int | None) -> dict:

@@ -124,3 +124,18 @@ def test_full_run_of_one_backend_has_no_reference(names_path, tmp_path):
     (result,) = report["results"].values()
     assert result["ratio_to_reference"] is None and result["train_seconds"] > 0
     assert 2.0 < result["split_losses"]["val"] < 3.3  # 100 steps from ~3.3 (uniform over 27 is 3.30)
+
+
+def test_write_json_replaces_a_report_whole_or_not_at_all(tmp_path):
+    sys.path.insert(0, str(ROOT))  # bench is a folder of scripts, importable from the project root
+    try:
+        from bench._common import write_json
+    finally:
+        sys.path.remove(str(ROOT))
+    out = tmp_path / "new" / "report.json"
+    assert write_json(out, {"steps": 3}) == out
+    assert json.loads(out.read_text()) == {"steps": 3}
+    with pytest.raises(TypeError):  # an object JSON cannot hold fails before the old report is touched
+        write_json(out, {"steps": object()})
+    assert json.loads(out.read_text()) == {"steps": 3}
+    assert sorted(p.name for p in out.parent.iterdir()) == ["report.json"]  # no temporary file left behind
