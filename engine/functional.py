@@ -42,7 +42,8 @@ def _shifted_exp(d: np.ndarray, axis: int):
         z = d - d.reshape(-1).take(_row_starts(*d.shape) + d.argmax(1))[:, None]
         e = np.exp(z)
         return z, e, np.dot(e, _ones_row(d.shape[1], d.dtype).T)
-    z = d - np.maximum.reduce(d, axis=axis, keepdims=True)  # the ufunc: ndarray.max adds a Python layer
+    # the ufunc, as ndarray.max adds a Python layer; -inf starts it, so an empty axis gives an empty result
+    z = d - np.maximum.reduce(d, axis=axis, keepdims=True, initial=-np.inf)
     e = np.exp(z)
     return z, e, add_reduce(e, (axis,), True)
 
@@ -117,7 +118,8 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"cross_entropy: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
     if reduction == "mean" and n == 0:
         raise ValueError("cross_entropy: the mean over an empty batch is undefined")
-    z, e, s = _shifted_exp(ops._float_data(logits), 1)
+    # C order, so that the flat positions `picked` index z and dlogits in place (a transposed x is F-ordered)
+    z, e, s = _shifted_exp(np.ascontiguousarray(ops._float_data(logits)), 1)
     picked = _row_starts(n, classes) + t._data  # flat positions of the [i, y_i]: take is fast
     nll = np.log(s[:, 0]) - z.reshape(-1).take(picked)  # (N,)
     out = nll if reduction == "none" else np.add.reduce(nll) / n if reduction == "mean" else np.add.reduce(nll)

@@ -175,14 +175,14 @@ def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
         raise _broadcast_error("pow", a, b) from None
     ra, rb = a._rg, b._rg
 
-    # z = a**b; dz/da = b * a**(b-1)  (0 where b == 0), dz/db = z * log(a)  (0 where a == 0), as torch
+    # z = a**b; dz/da = b * a**(b-1)  (0 where b == 0), dz/db = z * log(a)  (0 where a == 0 <= b), as torch
     def vjp(g):
         with np.errstate(divide="ignore", invalid="ignore"):
             ga = g * np.where(y == 0, 0, y * x ** (y - 1)) if ra else None
         if not rb:
             return ga, None
         with np.errstate(divide="ignore", invalid="ignore"):
-            gb = g * np.where(x == 0, 0, out * np.log(x))
+            gb = g * np.where((x == 0) & (y >= 0), 0, out * np.log(x))
         return ga, gb
 
     return make_op(out, (a, b), vjp, "pow")
@@ -627,14 +627,11 @@ def _extreme(x, dim, keepdim, keepdims, arg, op: str):
     if dim is None:
         if keepdim or keepdims:
             raise TypeError(f"{op}: keepdim needs a dim (as in torch); {op}() over everything returns a 0-d tensor")
-        flat = int(arg(d))
-        ext = d.reshape(-1)[flat]
+        ext = d.reshape(-1)[int(arg(d))]
 
-        # z = the extreme of all x; dz/dx = 1/m at each of the m elements equal to it (a NaN: at its index)
+        # z = the extreme of all x; dz/dx = 1/m at each of the m elements equal to it (a NaN: at every NaN)
         def vjp_all(g):
-            ties = d == ext
-            if not ties.any():
-                ties.reshape(-1)[flat] = True
+            ties = np.isnan(d) if ext != ext else d == ext
             return (ties * (g / np.count_nonzero(ties)),)
 
         return make_op(ext, (x,), vjp_all, op)
@@ -876,7 +873,9 @@ def _gather_rows_vjp(idx: np.ndarray, shape: tuple):
     # z = x[idx] (rows gathered); dz/dx[r] = sum of g over the positions where idx == r
     def vjp(g):
         g2 = g.reshape(-1, rows)
-        if small:
+        # an inf or NaN in g would reach every row through the product (0 * inf is NaN): add.at then. A sum of
+        # squares is finite only if every entry is (or falls back needlessly on overflow), and BLAS's is fastest
+        if small and math.isfinite(np.dot(flat := g.reshape(-1), flat)):
             # one_hot(idx) is the identity's rows taken as the forward took x's (-1 is the last row)
             one_hot = _identity(shape[0], g.dtype).take(idx, axis=0)  # (idx.size, shape[0])
             return (np.dot(one_hot.T, g2).reshape(shape),)
@@ -902,7 +901,7 @@ def getitem(x, key) -> Tensor:
         except IndexError as e:
             raise IndexError(f"index into a tensor of shape {d.shape}: {e}") from None
         parents = (x, key) if type(key) is Tensor else (x,)  # a NumPy key is no node of the graph
-        return make_op(out, parents, _gather_rows_vjp(rows, d.shape), "index", key)
+        return make_op(out, parents, _keys_get_none(_gather_rows_vjp(rows, d.shape), parents), "index", key)
     parents = (x,) + tuple(k for k in (key if isinstance(key, tuple) else (key,)) if isinstance(k, Tensor))
     tkey, npkey = _torch_key(key, d.ndim)  # `key` itself stays the op's argument, as the user wrote it
     split = _ints_first(tkey, npkey)
@@ -939,7 +938,16 @@ def getitem(x, key) -> Tensor:
 
     owner = d if d.base is None else d.base
     # the user's key rides along as the op's argument, so a drawing can say what was indexed
-    return make_op(out, parents, vjp, "index", key, view_of=x if out.base is owner else None)
+    view_of = x if out.base is owner else None
+    return make_op(out, parents, _keys_get_none(vjp, parents), "index", key, view_of=view_of)
+
+
+def _keys_get_none(vjp, parents: tuple):
+    """`vjp`, returning None after x's gradient for each index tensor among `parents` (integers get none)."""
+    if len(parents) == 1:
+        return vjp
+    nones = (None,) * (len(parents) - 1)
+    return lambda g: vjp(g) + nones
 
 
 # ---- methods ----------------------------------------------------------------------------

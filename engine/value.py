@@ -117,7 +117,10 @@ class Value:
         return self._make(0.0 if a <= 0 else a, (self,), lambda g: (g if a > 0 else 0.0,), "ReLU")
 
     def exp(self) -> Value:
-        e = math.exp(self.data) if self.data < 710 else math.inf  # math.exp raises past float's range
+        try:
+            e = math.exp(self.data)
+        except OverflowError:  # past float's range, where math.exp raises rather than give inf
+            e = math.inf
         # z = exp(a); dz/da = z
         return self._make(e, (self,), lambda g: (g * e,), "exp")
 

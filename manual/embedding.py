@@ -4,6 +4,8 @@ The lookup copies row C[Xb[i, j]] into emb[i, j], so dC gathers demb[i, j] back 
 appears several times in the batch collects several gradients (a plain fancy-index `+=` would keep only one).
 """
 
+import math
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -40,13 +42,16 @@ def scatter_rows(demb: NDArray, Xb: NDArray, vocab_size: int, out: NDArray | Non
     """
     ix = Xb.reshape(-1)  # (n*block_size,)
     rows = demb.reshape(ix.size, -1)  # (n*block_size, n_embd)
-    if vocab_size > ONE_HOT_ROWS or vocab_size * ix.size > ONE_HOT_ENTRIES:  # a one-hot matrix would be too big
-        if out is None:
-            out = np.empty((vocab_size, rows.shape[1]), demb.dtype)
-        out.fill(0)
-        np.add.at(out, ix, rows)
-        return out
-    # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col 15-20;
-    # the one-hot rows are taken from a cached identity: 4.1 us here, against 6.0 to scatter ones into zeros
-    one_hot = identity(vocab_size, demb.dtype).take(ix, axis=0)  # (n*block_size, vocab_size)
-    return np.dot(one_hot.T, rows, out=out)  # (vocab_size, n_embd)
+    small = vocab_size <= ONE_HOT_ROWS and vocab_size * ix.size <= ONE_HOT_ENTRIES  # a one-hot matrix fits
+    # but an inf or NaN in demb would reach every row through its product (0 * inf is NaN): add.at then. A sum
+    # of squares is finite only if every entry is (or falls back needlessly on overflow); BLAS's is fastest
+    if small and math.isfinite(np.dot(flat := demb.reshape(-1), flat)):
+        # 27 rows, 96 indices, f32 (us): one-hot matmul 4.9-6.9, flat bincount 7-12, add.at 11-19, bincount/col
+        # 15-20; the one-hot rows are taken from a cached identity: 4.1 us here, against 6.0 to scatter ones
+        one_hot = identity(vocab_size, demb.dtype).take(ix, axis=0)  # (n*block_size, vocab_size)
+        return np.dot(one_hot.T, rows, out=out)  # (vocab_size, n_embd)
+    if out is None:
+        out = np.empty((vocab_size, rows.shape[1]), demb.dtype)
+    out.fill(0)
+    np.add.at(out, ix, rows)
+    return out
