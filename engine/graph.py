@@ -182,7 +182,10 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
         if not retain_graph:
             node._vjp = None
         op = node._op
-        for parent, pg in zip(node._parents, vjp(g)):
+        pgs = vjp(g)
+        if type(pgs) is not tuple and not isinstance(pgs, list) or len(pgs) != len(node._parents):
+            raise _vjp_error(node, pgs)
+        for parent, pg in zip(node._parents, pgs):
             if pg is None or not parent._rg:
                 continue
             pg = parent._fit(pg, op)
@@ -195,3 +198,10 @@ def backprop(root, seed, retain_graph: bool = False) -> None:
                 push(heap, (-parent._seq, parent))
             else:
                 grads[parent] = prev + pg
+
+
+def _vjp_error(node, pgs) -> TypeError:
+    """The error for a VJP that did not return one gradient (or None) per parent, as a tuple or list."""
+    got = f"{len(pgs)}" if isinstance(pgs, tuple | list) else f"an object of type {type(pgs).__name__}"
+    return TypeError(f"backward: the VJP of '{node._op}' must return a tuple of {len(node._parents)} gradients, "
+                     f"one per parent (None for a parent that gets none); it returned {got}")

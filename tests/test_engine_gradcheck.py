@@ -128,3 +128,17 @@ def test_make_op_records_the_graph_only_when_needed():
     with engine.no_grad():
         z = square(x)
     assert not z.requires_grad and z.parents == ()
+
+
+@pytest.mark.parametrize("vjp, got", [
+    (lambda g, b: (g * b,), "it returned 1$"),  # b's gradient forgotten: b.grad would silently stay None
+    (lambda g, b: g * b, "an object of type ndarray"),  # an array of 2 rows would zip as two gradients
+    (lambda g, b: (g * b, g, g), "it returned 3$"),
+])
+def test_a_custom_vjp_must_return_one_gradient_per_parent(vjp, got):
+    a = engine.tensor([1.0, 2.0], requires_grad=True)
+    b = engine.tensor([3.0, 4.0], requires_grad=True)
+    z = engine.make_op(a.data * b.data, (a, b), lambda g: vjp(g, b.data), "mul2")
+    with pytest.raises(TypeError, match=f"VJP of 'mul2' must return a tuple of 2 gradients.*{got}"):
+        z.sum().backward()
+    assert a.grad is None and b.grad is None
