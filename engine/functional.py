@@ -23,7 +23,7 @@ tanh = ops.tanh
 def _axis(x: Tensor, dim, op: str) -> int:
     if dim is None:
         raise TypeError(f"{op}: pass dim= explicitly (torch's implicit dim is deprecated)")
-    return ops._dims(dim, x.ndim, op)[0] if x.ndim else 0
+    return ops._one_dim(dim, x.ndim, op)
 
 
 @functools.lru_cache(maxsize=64)
@@ -67,7 +67,8 @@ def log_softmax(x, dim=None) -> Tensor:
     x = as_tensor(x)
     axis = _axis(x, dim, "log_softmax")
     z, _, s = _shifted_exp(ops._float_data(x), axis)
-    out = z - np.log(s)
+    with np.errstate(divide="ignore"):  # s >= 1 (the max's own exp), but for an empty dim's 0: no entry uses it
+        out = z - np.log(s)
 
     # z = log_softmax(x); dx = g - softmax(x) * sum_j g_j
     def vjp(g):

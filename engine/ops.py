@@ -150,13 +150,19 @@ def _pow_scalar(x: np.ndarray, p):
     return x**p
 
 
+_NEGATIVE_INT_POWER = ("pow: integers to negative integer powers are not allowed (as in torch and NumPy); "
+                       "make the base floating point first, e.g. x.float() ** -1")
+
+
 def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
     """a ** p for a number or a tensor exponent p."""
     if isinstance(p, int | float | np.integer | np.floating) and not isinstance(p, bool):
         a = as_tensor(a)
         p = p.item() if isinstance(p, np.generic) else p  # a NumPy scalar is weak, like a Python one
-        # an integer tensor stays integer only for a non-negative int power (int ** 2.5 is float32 in torch)
+        # an integer tensor stays integer for a non-negative int power (int ** 2.5 is float32 in torch)
         exact = isinstance(p, int | np.integer) and p >= 0
+        if a._data.dtype.kind in "iub" and isinstance(p, int | np.integer) and p < 0:
+            raise ValueError(_NEGATIVE_INT_POWER)
         x = a._data if a._data.dtype.kind == "f" or exact else a._data.astype(float32)
         out = _pow_scalar(x, p)
 
@@ -169,6 +175,8 @@ def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
         return make_op(out, (a,), vjp, "pow", p)
 
     a, b, x, y = _pair(a, p)
+    if x.dtype.kind in "iub" and y.dtype.kind in "iub" and (y < 0).any():
+        raise ValueError(_NEGATIVE_INT_POWER)
     try:
         out = x**y
     except ValueError:
@@ -488,7 +496,12 @@ def _dims(dim, ndim: int, op: str):
         return None
     if type(dim) is int and 0 <= dim < ndim:
         return (dim,)
-    dims = (dim,) if isinstance(dim, numbers.Integral) else tuple(dim)
+    if isinstance(dim, numbers.Integral):
+        dims = (dim,)
+    elif isinstance(dim, tuple | list):
+        dims = tuple(dim)
+    else:
+        raise TypeError(f"{op}: dim must be an int or a tuple of ints, got {dim!r}")
     n = ndim or 1  # a 0-d tensor accepts dim 0 / -1, as torch (`max` here is ops.max, not the builtin)
     axes = []
     for d in dims:
@@ -500,6 +513,23 @@ def _dims(dim, ndim: int, op: str):
     if len(set(axes)) != len(axes):
         raise ValueError(f"{op}: dim {dim!r} names the same axis twice")
     return tuple(sorted(axes)) if ndim and axes else None
+
+
+def _one_dim(dim, ndim: int, op: str) -> int:
+    """A single int `dim` as an axis 0..ndim-1 (negative counts from the end; a 0-d tensor takes 0 or -1)."""
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    axes = _dims(dim, ndim, op)
+    return axes[0] if axes else 0
+
+
+def _new_dim(dim, ndim: int, op: str) -> int:
+    """A single int `dim` for an axis to insert, as 0..ndim (negative counts from the end of the ndim+1 dims)."""
+    if not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    if not -ndim - 1 <= dim <= ndim:
+        raise IndexError(f"{op}: dim {dim} is out of range for tensors of {ndim} dims (valid: {-ndim - 1}..{ndim})")
+    return int(dim) % (ndim + 1)
 
 
 def _keep(keepdim: bool, keepdims: bool | None) -> bool:
@@ -637,7 +667,7 @@ def _extreme(x, dim, keepdim, keepdims, arg, op: str):
         return make_op(ext, (x,), vjp_all, op)
     if not isinstance(dim, numbers.Integral):
         raise TypeError(f"{op}: dim must be a single int, got {dim!r}")
-    (axis,) = _dims(dim, x.ndim, op) or (0,)
+    axis = _one_dim(dim, x.ndim, op)
     keepdim = _keep(keepdim, keepdims)
     if not d.ndim:
         # z = x (a 0-d tensor is its own extreme along dim 0, as torch allows); dz/dx = 1
@@ -671,10 +701,13 @@ def min(x, dim=None, keepdim: bool = False, *, keepdims: bool | None = None):  #
 
 def _arg(x, dim, keepdim, fn, op: str) -> Tensor:
     x = as_tensor(x)
+    if x._data.size == 0 and (dim is None or not x.ndim or x.shape[_one_dim(dim, x.ndim, op)] == 0):
+        raise ValueError(f"{op}: an empty tensor of shape {x.shape} has no extreme to point at"
+                         + (f" along dim {dim}" if dim is not None else ""))
     if dim is None:
         out = fn(x._data)
         return _leaf(np.asarray(out, int64).reshape((1,) * x.ndim if keepdim else ()))
-    (axis,) = _dims(dim, x.ndim, op) or (0,)
+    axis = _one_dim(dim, x.ndim, op)
     return _leaf(np.asarray(fn(x._data, axis=axis, keepdims=keepdim), int64))
 
 
@@ -688,11 +721,15 @@ def argmin(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def all_(x, dim=None) -> Tensor:
-    return _leaf(np.asarray(np.all(as_tensor(x)._data, axis=dim)))
+    """Whether every element is true (non-zero): over everything, or along `dim` (an int or a tuple)."""
+    x = as_tensor(x)
+    return _leaf(np.asarray(np.all(x._data, axis=_dims(dim, x.ndim, "all"))))
 
 
 def any_(x, dim=None) -> Tensor:
-    return _leaf(np.asarray(np.any(as_tensor(x)._data, axis=dim)))
+    """Whether some element is true (non-zero): over everything, or along `dim` (an int or a tuple)."""
+    x = as_tensor(x)
+    return _leaf(np.asarray(np.any(x._data, axis=_dims(dim, x.ndim, "any"))))
 
 
 # ---- shape ------------------------------------------------------------------------------
@@ -742,7 +779,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     x = as_tensor(x)
     if x.ndim == 0:
         return reshape(x, 1)
-    s, e = _dims(start_dim, x.ndim, "flatten")[0], _dims(end_dim, x.ndim, "flatten")[0]
+    s, e = _one_dim(start_dim, x.ndim, "flatten"), _one_dim(end_dim, x.ndim, "flatten")
     if s > e:
         raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
     return reshape(x, x.shape[:s] + (-1,) + x.shape[e + 1:])
@@ -751,7 +788,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
 def permute(x, *dims) -> Tensor:
     x = as_tensor(x)
     dims = _shape_args(dims)
-    axes = [_dims(d, x.ndim, "permute")[0] for d in dims]
+    axes = [_one_dim(d, x.ndim, "permute") for d in dims]
     if sorted(axes) != list(range(x.ndim)):
         raise ValueError(f"permute: {dims} is not a permutation of the {x.ndim} dims of a tensor of shape {x.shape}")
     inverse = tuple(np.argsort(axes))
@@ -765,7 +802,9 @@ def permute(x, *dims) -> Tensor:
 
 def transpose(x, dim0: int, dim1: int) -> Tensor:
     x = as_tensor(x)
-    a, b = _dims(dim0, x.ndim, "transpose")[0], _dims(dim1, x.ndim, "transpose")[0]
+    a, b = _one_dim(dim0, x.ndim, "transpose"), _one_dim(dim1, x.ndim, "transpose")
+    if not x.ndim:  # a 0-d tensor has one way to swap its dims 0 and -1 with themselves (torch allows it)
+        return reshape(x, ())
 
     # z = x with two axes swapped; dz/dx = g swapped back
     def vjp(g):
@@ -792,14 +831,14 @@ def squeeze(x, dim=None) -> Tensor:
 
 def unsqueeze(x, dim: int) -> Tensor:
     x = as_tensor(x)
-    if not -x.ndim - 1 <= dim <= x.ndim:
-        raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {x.ndim} dims "
-                         f"(valid: {-x.ndim - 1}..{x.ndim})")
-    dim = dim % (x.ndim + 1)
+    dim = _new_dim(dim, x.ndim, "unsqueeze")
     return reshape(x, x.shape[:dim] + (1,) + x.shape[dim:])
 
 
 def _tensors(tensors, op: str) -> tuple:
+    if isinstance(tensors, Tensor | np.ndarray):  # iterating it would take its rows for the tensors (torch refuses)
+        raise TypeError(f"{op}: expected a list or tuple of tensors, got a single {type(tensors).__name__}; "
+                        f"write {op}([t, ...])")
     ts = tuple(as_tensor(t) for t in tensors)
     if not ts:
         raise ValueError(f"{op}: expected a non-empty sequence of tensors")
@@ -815,7 +854,9 @@ def _joined_dtype(ts) -> np.dtype:
 def cat(tensors, dim: int = 0) -> Tensor:
     """Concatenate along an existing `dim`."""
     ts = _tensors(tensors, "cat")
-    axis = _dims(dim, ts[0].ndim, "cat")[0]
+    if not ts[0].ndim:
+        raise ValueError("cat: 0-d tensors have no dim to concatenate along; use stack to make a 1-d tensor")
+    axis = _one_dim(dim, ts[0].ndim, "cat")
     try:
         out = np.concatenate([t._data for t in ts], axis=axis, dtype=_joined_dtype(ts))
     except ValueError:
@@ -832,9 +873,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
 def stack(tensors, dim: int = 0) -> Tensor:
     """Stack along a new `dim`."""
     ts = _tensors(tensors, "stack")
-    if not -ts[0].ndim - 1 <= dim <= ts[0].ndim:
-        raise IndexError(f"stack: dim {dim} is out of range for tensors of {ts[0].ndim} dims")
-    axis = dim % (ts[0].ndim + 1)
+    axis = _new_dim(dim, ts[0].ndim, "stack")
     try:
         out = np.stack([t._data for t in ts], axis=axis, dtype=_joined_dtype(ts))
     except ValueError:

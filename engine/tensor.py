@@ -121,6 +121,9 @@ class Tensor:
             value = np.array(value._data if isinstance(value, Tensor) else value)
             if value.shape != self._data.shape:
                 raise ValueError(f"grad: shape {value.shape} does not match the tensor's shape {self.shape}")
+            if value.dtype.kind != "f":  # backward adds float gradients into it in place
+                raise TypeError(f"grad: must be floating point, like the tensor's {self._data.dtype}; "
+                                f"got {value.dtype}")
         self._grad = value
         self._gown = True
 

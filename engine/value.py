@@ -8,6 +8,7 @@ topological sort and VJP loop as `Tensor`, so `viz` draws both.
 from __future__ import annotations
 
 import math
+import numbers
 
 from .graph import backprop, creation_order, grad_mode
 
@@ -67,7 +68,7 @@ class Value:
         return self._make(a * b, (self, other), lambda g: (g * b, g * a), "*")
 
     def __pow__(self, p) -> Value:
-        if not isinstance(p, int | float):
+        if not isinstance(p, numbers.Real):
             raise TypeError(f"Value ** {type(p).__name__}: only int/float exponents are supported")
         a = self.data
         if a < 0 and p != int(p):
@@ -78,7 +79,7 @@ class Value:
         return self._make(z, (self,), lambda g: (g * slope,), f"**{p}")
 
     def __rpow__(self, base) -> Value:
-        if not isinstance(base, int | float) or base <= 0:
+        if not isinstance(base, numbers.Real) or base <= 0:
             raise ValueError(f"{base!r} ** Value: the base must be a positive number (its log is the derivative)")
         z = base**self.data
         # z = c**a; dz/da = z log(c)
@@ -91,7 +92,10 @@ class Value:
         return self + (-_value(other))
 
     def __truediv__(self, other) -> Value:
-        return self * _value(other) ** -1
+        other = _value(other)
+        if other.data == 0:  # Python's float division raises too; a**-1's message would not say "division"
+            raise ZeroDivisionError(f"Value division by zero: {self.data} / {other.data}")
+        return self * other**-1
 
     def __radd__(self, other) -> Value:
         return self + other
@@ -148,7 +152,7 @@ class Value:
 def _value(x) -> Value:
     if isinstance(x, Value):
         return x
-    if isinstance(x, int | float):
+    if isinstance(x, numbers.Real):  # int, float, and NumPy's scalars such as np.int64
         v = Value(x)
         v.constant = True
         return v

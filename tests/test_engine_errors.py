@@ -203,3 +203,89 @@ def test_integers_past_int64_and_none_values_are_refused():
     x = engine.zeros(3)
     with pytest.raises(TypeError, match="cannot assign None"):
         x[0] = None  # NumPy would write NaN
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: x.sum(1.0), "sum: dim must be an int or a tuple of ints, got 1.0"),
+    (lambda x: x.all(1.5), "all: dim must be an int or a tuple of ints, got 1.5"),
+    (lambda x: x.transpose(0.0, 1), "transpose: dim must be an int, got 0.0"),
+    (lambda x: x.permute(1, 0.0), "permute: dim must be an int, got 0.0"),
+    (lambda x: x.flatten(0.5), "flatten: dim must be an int, got 0.5"),
+    (lambda x: x.argmax("1"), "argmax: dim must be an int, got '1'"),
+    (lambda x: engine.cat([x, x], 0.5), "cat: dim must be an int, got 0.5"),
+    (lambda x: x.unsqueeze(1.0), "unsqueeze: dim must be an int, got 1.0"),
+    (lambda x: engine.stack([x, x], 1.0), "stack: dim must be an int, got 1.0"),
+    (lambda x: F.softmax(x, dim=1.0), "softmax: dim must be an int, got 1.0"),
+])
+def test_a_dim_of_the_wrong_type_is_named(call, message):
+    with pytest.raises(TypeError, match=re.escape(message)):
+        call(engine.ones(2, 3))
+
+
+@pytest.mark.parametrize("op", ["all", "any"])
+def test_all_and_any_check_their_dims(op):
+    x = engine.tensor([[True, False], [True, True]])
+    assert getattr(x, op)(1).tolist() == getattr(np, op)(x.data, axis=1).tolist()
+    assert getattr(x, op)((0, -1)).item() is getattr(np, op)(x.data).item()
+    with pytest.raises(IndexError, match=rf"{op}: dim 2 is out of range for a tensor of 2 dims"):
+        getattr(x, op)(2)
+
+
+@pytest.mark.parametrize("op", [engine.cat, engine.stack])
+def test_cat_and_stack_refuse_a_single_tensor(op):
+    """Iterating a tensor yields its rows, so cat(x) would silently join x's rows: torch refuses, and so do we."""
+    with pytest.raises(TypeError, match=rf"{op.__name__}: expected a list or tuple of tensors, got a single Tensor"):
+        op(engine.ones(2, 3))
+
+
+def test_zero_dim_tensors_in_shape_ops():
+    """cat needs a dim to join along; a 0-d tensor's transpose(0, -1) is itself (torch allows it)."""
+    s = engine.tensor(2.0, requires_grad=True)
+    with pytest.raises(ValueError, match="cat: 0-d tensors have no dim to concatenate along; use stack"):
+        engine.cat([s, s])
+    t = s.transpose(0, -1)
+    assert t.shape == () and t.item() == 2.0
+    (t * 3).backward()
+    assert s.grad == 3.0
+    with pytest.raises(ValueError, match=re.escape("permute: (0,) is not a permutation of the 0 dims")):
+        s.permute(0)
+
+
+@pytest.mark.parametrize("op", ["argmax", "argmin"])
+def test_argmax_of_nothing_is_a_clear_error(op):
+    with pytest.raises(ValueError, match=re.escape(f"{op}: an empty tensor of shape (0,) has no extreme")):
+        getattr(engine.zeros(0), op)()
+    with pytest.raises(ValueError, match=re.escape(f"{op}: an empty tensor of shape (0, 3) has no extreme to point "
+                                                   "at along dim 0")):
+        getattr(engine.zeros(0, 3), op)(0)
+    assert getattr(engine.zeros(0, 3), op)(1).shape == (0,)  # a non-empty dim of an empty tensor: nothing to do
+
+
+@pytest.mark.parametrize("op", [F.softmax, F.log_softmax])
+def test_softmax_along_an_empty_dim_is_empty(op):
+    x = engine.zeros(0, 3, requires_grad=True)
+    with np.errstate(all="raise"):  # no spurious warning either
+        out = op(x, dim=0)
+    assert out.shape == (0, 3)
+    out.sum().backward()
+    assert x.grad.shape == (0, 3)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: engine.tensor([1, 2]) ** engine.tensor([-1, 2]),
+    lambda: engine.tensor([2]) ** -1,
+    lambda: engine.tensor([2], dtype=engine.uint8) ** np.int64(-2),
+])
+def test_integers_to_negative_integer_powers_are_refused_as_in_torch(make):
+    with pytest.raises(ValueError, match="pow: integers to negative integer powers are not allowed.*x.float"):
+        make()
+    assert (engine.tensor([2.0]) ** -1).item() == 0.5  # a float base is fine
+
+
+def test_grad_must_be_floating_point():
+    x = engine.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(TypeError, match="grad: must be floating point, like the tensor's float32; got int64"):
+        x.grad = np.zeros(2, np.int64)
+    x.grad = np.zeros(2)  # a float of another width is accepted: backward adds into it with NumPy's casting
+    (x * 2).sum().backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])

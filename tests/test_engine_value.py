@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 import engine
@@ -178,3 +179,17 @@ def test_deep_value_chain_backprops():
     x0.grad = 0.0
     y.backward()
     assert y.data == 100_001.0 and x0.grad == 1.0
+
+
+def test_value_division_by_zero_says_division():
+    for a, b in ((Value(1.0), Value(0.0)), (Value(1.0), 0), (2, Value(0.0))):
+        with pytest.raises(ZeroDivisionError, match=r"Value division by zero: \S+ / 0\.0"):
+            a / b
+
+
+@pytest.mark.parametrize("number", [np.int64(3), np.float32(3.0), np.uint8(3)])
+def test_numpy_scalars_combine_with_values_like_python_numbers(number):
+    v = Value(2.0)
+    z = v * number + number - v**number
+    z.backward()
+    assert z.data == 2 * 3 + 3 - 8 and v.grad == 3 - 3 * 4
