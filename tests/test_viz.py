@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import stat
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -244,6 +245,10 @@ def test_bad_arguments_are_reported():
         viz.draw(d, max_nodes=0)
     with pytest.raises(TypeError, match="got list"):
         viz.draw([d])
+    for names in ([a], 5):  # vars() refused them with "argument must have __dict__ attribute"
+        with pytest.raises(TypeError, match=rf"^names must be a mapping name -> tensor, such as locals\(\) .*got "
+                                            rf"{type(names).__name__}$"):
+            viz.draw(d, names=names)
     with pytest.raises(TypeError, match="no 'exact'"):
         viz.draw(d, names=locals(), check={"a": {"maxdiff": 0.0}})
 
@@ -392,6 +397,39 @@ def test_render_replaces_a_file_whole_or_not_at_all(tmp_path: Path, monkeypatch)
     assert viz.render(d, path).read_text() == viz.draw(d).source
 
 
+def test_render_fsyncs_the_file_before_the_rename_and_the_directory_after(tmp_path: Path, monkeypatch):
+    a, b, c, d = small()
+    events = []
+    fsync, replace = os.fsync, os.replace
+
+    def recording_fsync(fd):
+        events.append("dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "file")
+        fsync(fd)
+
+    def recording_replace(src, dst):
+        events.append("replace")
+        replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", recording_fsync)
+    monkeypatch.setattr(os, "replace", recording_replace)
+    viz.render(d, tmp_path / "g.dot")
+    assert events == ["file", "replace", "dir"]
+
+
+def test_render_to_a_directory_or_under_a_file_names_the_path(tmp_path: Path, monkeypatch):
+    a, b, c, d = small()
+    monkeypatch.chdir(tmp_path)
+    Path("adir").mkdir()
+    Path("v.svg").write_text("a picture")
+    with pytest.raises(IsADirectoryError, match=r"^render: adir is a directory; name a file in it, e.g. adir/graph"):
+        viz.render(d, "adir", format="svg")
+    for path in ("v.svg/x.svg", "v.svg/sub/x.svg"):
+        with pytest.raises(NotADirectoryError, match=rf"^render: cannot write {path}: {tmp_path}/v.svg is a file"):
+            viz.render(d, path)  # refused before dot runs: no binary needed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adir", "v.svg"] and not any(Path("adir").iterdir())
+    assert Path("v.svg").read_text() == "a picture"
+
+
 def test_render_rejects_an_unknown_suffix(tmp_path: Path):
     a, b, c, d = small()
     with pytest.raises(ValueError, match=r"\.svg, \.png, \.pdf, \.dot"):
@@ -438,6 +476,28 @@ def test_malformed_verdicts_are_refused_not_coloured():
         viz.draw(d, names=names, check={"d": {"exact": False, "approximate": True, "maxdiff": "big"}})
     drawn = viz.draw(d, names=names, check={"d": {"exact": np.False_, "approximate": np.True_, "maxdiff": 1e-9}})
     assert viz.CHECK_FILL["approximate"] in drawn.source
+    for maxdiff in (True, "0.5", 10**400):  # bool and str once passed float(), and 10**400 overflowed
+        with pytest.raises(TypeError, match=rf"'maxdiff' of the verdict for 'd' must be a number, got "
+                                            rf"{type(maxdiff).__name__}"):
+            viz.draw(d, names=names, check={"d": {"exact": False, "approximate": False, "maxdiff": maxdiff}})
+    with pytest.raises(ValueError, match="'maxdiff' of the verdict for 'd' is -1.0; .* never negative"):
+        viz.draw(d, names=names, check={"d": {"exact": False, "approximate": False, "maxdiff": -1.0}})
+
+
+def test_a_nan_maxdiff_is_drawn_as_wrong_never_as_agreement():
+    # NaN is what a broken backward's NaN gradient gives: the gradients disagree
+    a, b, c, d = small()
+    src = viz.draw(d, names={"d": d}, check={"d": {"exact": False, "approximate": False, "maxdiff": np.nan}}).source
+    assert attr(boxes(src)[by_name(src, "d")], "fillcolor") == viz.CHECK_FILL["mismatch"]
+    assert "<B>WRONG</B> maxdiff nan" in label(boxes(src)[by_name(src, "d")])
+    # matched twice (as 'c' and as its gradient 'dc'): the NaN wins wherever it comes
+    check = {"c": {"exact": False, "approximate": False, "maxdiff": 0.5},
+             "dc": {"exact": False, "approximate": False, "maxdiff": np.nan}}
+    src = viz.draw(d, names={"c": c}, check=check).source
+    assert "maxdiff nan" in label(boxes(src)[by_name(src, "c")])
+    for flags in ({"approximate": True}, {"approximate": False, "rounding": True}):
+        with pytest.raises(ValueError, match="the verdict for 'd' has maxdiff NaN .* but says"):
+            viz.draw(d, names={"d": d}, check={"d": {"exact": False, "maxdiff": np.nan, **flags}})
 
 
 def test_a_number_wrapped_by_value_arithmetic_is_drawn_as_a_constant():

@@ -1,7 +1,8 @@
 """The three-way check result, as `viz.draw(check=...)` reads it.
 
 A check is plain data: name -> verdict, a verdict holding `exact` (all three pairs of gradients equal),
-`approximate` (all pairs allclose), `maxdiff` (the worst max-abs difference) and, optionally,
+`approximate` (all pairs allclose), `maxdiff` (the worst max-abs difference: a float >= 0, or NaN when
+a difference is NaN, which can only be a mismatch and is drawn as "WRONG maxdiff nan") and, optionally,
 `rounding` (not allclose, but judged float rounding rather than a wrong derivative). `as_verdicts` accepts
 that mapping, an object with a `.verdicts()` method returning it, or an iterable of rows (dicts or
 objects) that carry `name` beside the three fields; `status` turns a verdict into a colour class.
@@ -9,6 +10,7 @@ objects) that carry `name` beside the three fields; `status` turns a verdict int
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -70,13 +72,27 @@ def _verdict(name: str, row: Any) -> Verdict:
                          "also allclose")
     maxdiff = _field(row, "maxdiff")
     if maxdiff is not None:
-        try:
-            maxdiff = float(maxdiff)  # also unwraps 0-d tensors and arrays
-        except (TypeError, ValueError):
-            raise TypeError(f"check: 'maxdiff' of the verdict for {name!r} must be a number, got "
-                            f"{type(maxdiff).__name__} {maxdiff!r:.40}") from None
+        maxdiff = _maxdiff(name, maxdiff)
     rounding = _flag(name, "rounding", _field(row, "rounding", False))
+    if maxdiff is not None and math.isnan(maxdiff) and (approximate or rounding):
+        raise ValueError(f"check: the verdict for {name!r} has maxdiff NaN (the gradients disagree) but says "
+                         f"{'approximate' if approximate else 'rounding'}")
     return Verdict(exact, approximate, maxdiff, rounding)
+
+
+def _maxdiff(name: str, value: Any) -> float:
+    """A verdict's maxdiff as a float: a number >= 0 (inf included), or NaN (a NaN difference)."""
+    try:
+        number = float(value)  # also unwraps 0-d tensors and arrays
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
+        number = None
+    if number is None or isinstance(value, bool | np.bool_ | str | bytes):
+        raise TypeError(f"check: 'maxdiff' of the verdict for {name!r} must be a number, got "
+                        f"{type(value).__name__} {value!r:.40}")
+    if number < 0:
+        raise ValueError(f"check: 'maxdiff' of the verdict for {name!r} is {number}; a maximum absolute "
+                         "difference is never negative")
+    return number
 
 
 def as_verdicts(check: Any) -> dict[str, Verdict]:
@@ -120,4 +136,5 @@ def lookup(verdicts: Mapping[str, Verdict], names: Iterable[str]) -> tuple[Verdi
     rank = {"exact": 0, "approximate": 1, "rounding": 2, "mismatch": 3}
     worst = max((verdicts[k] for k in matched), key=lambda v: (rank[v.status], v.maxdiff or 0.0))
     maxdiffs = [verdicts[k].maxdiff for k in matched if verdicts[k].maxdiff is not None]
-    return Verdict(worst.exact, worst.approximate, max(maxdiffs) if maxdiffs else None, worst.rounding), matched
+    maxdiff = float(np.max(maxdiffs)) if maxdiffs else None  # NaN if any is (Python's max may drop it)
+    return Verdict(worst.exact, worst.approximate, maxdiff, worst.rounding), matched

@@ -63,6 +63,9 @@ def names_from(namespace: Mapping[str, Any] | Any) -> dict[str, Node]:
     '_' (IPython's `_`, `_1`, ...). The order of the mapping is kept: `draw` labels a tensor with the
     first name bound to it.
     """
+    if not isinstance(namespace, Mapping) and not hasattr(namespace, "__dict__"):
+        raise TypeError(f"names must be a mapping name -> tensor, such as locals() or {{'W1': W1}}, or an object "
+                        f"with attributes; got {type(namespace).__name__}")
     items = namespace.items() if isinstance(namespace, Mapping) else vars(namespace).items()
     return {k: v for k, v in items if isinstance(k, str) and not k.startswith("_") and isinstance(v, Tensor | Value)}
 

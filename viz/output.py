@@ -1,13 +1,14 @@
 """`render`: draw a graph and write it to a file (svg, png, pdf or dot), atomically.
 
 The format comes from the file's suffix; the file appears complete or not at all (written to a
-temporary file beside it, then moved into place). DOT needs nothing beyond the Python package; the
-image formats need Graphviz's `dot` binary, and its absence raises `GraphvizNotFound` saying how to
-install it.
+temporary file beside it, fsynced, then moved into place). DOT needs nothing beyond the Python
+package; the image formats need Graphviz's `dot` binary, and its absence raises `GraphvizNotFound`
+saying how to install it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
@@ -71,8 +72,9 @@ def render(root: Any, path: str | os.PathLike[str], format: str | None = None, *
     """Draw `root` (a Tensor or Value, or an already drawn `graphviz.Digraph`) into the file `path`.
 
     The format is `format`, else the suffix (.svg, .png, .pdf, .dot/.gv); a suffix naming another
-    format is an error. Missing directories are created; the file is replaced atomically, through a
-    symlink if `path` is one, keeping an existing file's permissions (a new one follows the umask).
+    format is an error. Missing directories are created; the file is fsynced and replaced atomically, through
+    a symlink if `path` is one, keeping an existing file's permissions (a new one follows the umask).
+    A `path` that is a directory is an IsADirectoryError, one under a file a NotADirectoryError.
     `draw_kwargs` go to `viz.draw`. Returns the path. Raises GraphvizNotFound for an image format
     when the `dot` binary is missing, and RuntimeError with dot's message when dot fails.
     """
@@ -84,19 +86,31 @@ def render(root: Any, path: str | os.PathLike[str], format: str | None = None, *
         graph = root
     else:
         graph = draw(root, **draw_kwargs)
-    data = to_bytes(graph, fmt)  # before touching the file system: a missing binary leaves nothing behind
     target = path.resolve()  # write through a symlink, not over it
+    if target.is_dir():
+        raise IsADirectoryError(f"render: {path} is a directory; name a file in it, e.g. {path / ('graph.' + fmt)}")
+    if blocker := next((p for p in target.parents if p.exists() and not p.is_dir()), None):
+        raise NotADirectoryError(f"render: cannot write {path}: {blocker} is a file, not a directory")
+    data = to_bytes(graph, fmt)  # before touching the file system: a missing binary leaves nothing behind
     target.parent.mkdir(parents=True, exist_ok=True)
     mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the file
         os.chmod(tmp, mode)  # mkstemp makes 0600
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    with contextlib.suppress(OSError):  # and the rename itself; not every platform can open a directory
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return path
 
 
