@@ -10,8 +10,10 @@ parameters give an independent fourth oracle. The result is plain data for `viz`
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +80,8 @@ class Row:
 
     @property
     def maxdiff(self) -> float:
-        return max(c.maxdiff for c in self.pairs.values())
+        """The worst pair's maxdiff; NaN if any pair's is (Python's max would drop a NaN that is not first)."""
+        return float(np.max([c.maxdiff for c in self.pairs.values()]))
 
     def rounding_only(self, pair: str) -> bool:
         """Not allclose, yet off by under ROUNDING of the gradient's scale: float rounding, not a wrong formula."""
@@ -151,7 +154,9 @@ class CheckResult:
         }
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        """`to_dict()` as strict JSON: a NaN or infinite number (a broken backward's maxdiff) is the string
+        "nan", "inf" or "-inf", since JSON has no such numbers."""
+        return json.dumps(_finite_json(self.to_dict()), indent=2, allow_nan=False)
 
     def table(self) -> str:
         """The terminal table: one line per tensor, like the notebook's `cmp`, one column per pair."""
@@ -186,6 +191,17 @@ class CheckResult:
         return "\n".join(lines)
 
 
+def _finite_json(data: Any) -> Any:
+    """`data` (dicts, lists, numbers, ...) with every non-finite float replaced by str(x): 'nan', 'inf', '-inf'."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return str(data)
+    if isinstance(data, dict):
+        return {k: _finite_json(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [_finite_json(v) for v in data]
+    return data
+
+
 def _row_dict(r: Row) -> dict:
     return {"name": r.name, "shape": list(r.shape), "scale": r.scale, "exact": r.exact,
             "approximate": r.approximate, "maxdiff": r.maxdiff, "pairs": {k: asdict(v) for k, v in r.pairs.items()}}
@@ -216,7 +232,8 @@ def finite_differences(params: dict, Xb: np.ndarray, Yb: np.ndarray, rng: np.ran
     """Central differences of the float64 loss along one random unit direction per parameter."""
     p64 = {k: v.astype(np.float64) for k, v in params.items()}
     fwd, _ = autograd_gradients(engine, p64, Xb, Yb)
-    grads = backward({k: v.data for k, v in fwd.items()}, p64, Xb, Yb)
+    grads = _gradients(backward, {k: v.data for k, v in fwd.items()}, p64, Xb, Yb,
+                       {name: p64[name].shape for name in PARAM_NAMES})
     out = []
     for name in PARAM_NAMES:
         v = rng.standard_normal(p64[name].shape)
@@ -224,7 +241,24 @@ def finite_differences(params: dict, Xb: np.ndarray, Yb: np.ndarray, rng: np.ran
         plus, minus = dict(p64), dict(p64)
         plus[name], minus[name] = p64[name] + h * v, p64[name] - h * v
         numerical = (_loss64(plus, Xb, Yb) - _loss64(minus, Xb, Yb)) / (2 * h)
-        out.append(FiniteDifference(name, float(np.sum(grads["d" + name] * v)), float(numerical)))
+        out.append(FiniteDifference(name, float(np.sum(grads[name] * v)), float(numerical)))
+    return out
+
+
+def _gradients(backward: Callable, fwd: dict, params: dict, Xb: np.ndarray, Yb: np.ndarray,
+               shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """{name: backward's 'd' + name} for every name in `shapes`; ValueError for a missing or misshapen one."""
+    who = f"check: backward={getattr(backward, '__name__', backward)}"
+    grads = backward(fwd, params, Xb, Yb)
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"{who} must return a dict of gradients {{'d' + name: array}}, got {type(grads).__name__}")
+    out = {}
+    for name, shape in shapes.items():
+        if "d" + name not in grads:
+            raise ValueError(f"{who} returned no 'd{name}'; it must return the gradient of every checked tensor")
+        out[name] = np.asarray(grads["d" + name])
+        if out[name].shape != shape:
+            raise ValueError(f"{who} returned d{name} of shape {out[name].shape}; {name} has shape {shape}")
     return out
 
 
@@ -234,12 +268,16 @@ def run_check(X: np.ndarray, Y: np.ndarray, vocab_size: int, cfg: Config, *,
     """Differentiate one batch of (X, Y) three ways and compare every gradient.
 
     `cfg` gives batch_size, n_embd, n_hidden, block_size, seed and dtype. `backward` is the manual
-    chain (swap in a broken one to see the check fail). Without torch the engine/manual pair remains
-    and a note says so.
+    chain (swap in a broken one to see the check fail); it must return an array of each checked tensor's
+    shape under 'd' + its name (ValueError naming the tensor otherwise). Without torch the engine/manual
+    pair remains and a note says so.
     """
     rng = np.random.default_rng(cfg.seed)
-    if X.ndim != 2 or X.shape[1] != cfg.block_size:
-        raise ValueError(f"check: X has shape {X.shape}, expected (N, block_size={cfg.block_size})")
+    X, Y = np.asarray(X), np.asarray(Y)
+    if X.ndim != 2 or X.shape[1] != cfg.block_size or X.shape[0] == 0:
+        raise ValueError(f"check: X has shape {X.shape}, expected (N, block_size={cfg.block_size}) with N >= 1")
+    if Y.shape != X.shape[:1]:
+        raise ValueError(f"check: Y has shape {Y.shape}, expected ({X.shape[0]},): one target per row of X")
     params = init_params(vocab_size, cfg, rng)
     ix = rng.integers(0, X.shape[0], cfg.batch_size)
     Xb, Yb = X[ix], Y[ix]
@@ -248,8 +286,8 @@ def run_check(X: np.ndarray, Y: np.ndarray, vocab_size: int, cfg: Config, *,
 
     fwd, engine_grads = autograd_gradients(engine, params, Xb, Yb)
     got = {"engine": engine_grads}
-    mg = backward({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
-    got["manual"] = {n: mg["d" + n] for n in CHECKED}
+    got["manual"] = _gradients(backward, {n: t.data for n, t in fwd.items()}, params, Xb, Yb,
+                               {n: engine_grads[n].shape for n in CHECKED})
     fused = manual.backward_fused({n: t.data for n, t in fwd.items()}, params, Xb, Yb)
 
     torch = _torch_or_none() if with_torch else None

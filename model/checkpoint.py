@@ -5,7 +5,7 @@ unicode array), the Config and any extra metadata (JSON strings in 0-d unicode a
 version, atomically: a crash leaves the previous file or the new one, never half of one.
 `load_checkpoint` reads with `allow_pickle=False` and checks every key, shape and dtype against the
 stored config and vocabulary, and the values (finite weights, a non-negative batchnorm variance),
-raising `CheckpointError` that names the file and what is wrong.
+raising `CheckpointError` that names the file and what is wrong; save refuses what load would.
 """
 
 from __future__ import annotations
@@ -63,9 +63,19 @@ def expected_shapes(cfg: Config, vocab_size: int) -> dict[str, tuple[int, ...]]:
     }
 
 
-def _check_arrays(arrays: Mapping[str, np.ndarray], cfg: Config, vocab: Vocab, where: str) -> None:
-    """Raise CheckpointError unless the arrays fit cfg and vocab: shapes, one floating dtype = cfg.dtype."""
+def check_shapes(arrays: Mapping[str, np.ndarray], cfg: Config, vocab: Vocab, where: str) -> None:
+    """Raise CheckpointError unless every array of `expected_shapes` has its shape (`sample` checks models so)."""
     for name, shape in expected_shapes(cfg, vocab.size).items():
+        if arrays[name].shape != shape:
+            raise CheckpointError(
+                f"{where}: {name} has shape {arrays[name].shape}, expected {shape} (from n_embd={cfg.n_embd}, "
+                f"n_hidden={cfg.n_hidden}, block_size={cfg.block_size}, vocab size {vocab.size})"
+            )
+
+
+def _check_arrays(arrays: Mapping[str, np.ndarray], cfg: Config, vocab: Vocab, where: str) -> None:
+    """Raise CheckpointError unless the arrays fit cfg and vocab: one floating dtype = cfg.dtype, shapes."""
+    for name in expected_shapes(cfg, vocab.size):
         array = arrays[name]
         if array.dtype.kind != "f":
             raise CheckpointError(f"{where}: {name} has dtype {array.dtype}; expected floating point ({cfg.dtype})")
@@ -74,19 +84,14 @@ def _check_arrays(arrays: Mapping[str, np.ndarray], cfg: Config, vocab: Vocab, w
                 f"{where}: {name} has dtype {array.dtype} but the config says dtype={cfg.dtype!r}; "
                 "all arrays must share the config's dtype"
             )
-        if array.shape != shape:
-            raise CheckpointError(
-                f"{where}: {name} has shape {array.shape}, expected {shape} (from n_embd={cfg.n_embd}, "
-                f"n_hidden={cfg.n_hidden}, block_size={cfg.block_size}, vocab size {vocab.size})"
-            )
+    check_shapes(arrays, cfg, vocab, where)
 
 
-def _check_values(arrays: Mapping[str, np.ndarray], where: str) -> None:
-    """Raise CheckpointError for a NaN or inf anywhere, or a negative batchnorm variance."""
+def _check_values(arrays: Mapping[str, np.ndarray], where: str, diverged: str) -> None:
+    """Raise CheckpointError for a NaN or inf anywhere (`diverged` says what that means), or a negative bnvar."""
     for name in (*PARAM_NAMES, *BN_NAMES):
         if not np.isfinite(arrays[name]).all():
-            raise CheckpointError(f"{where}: {name} has non-finite entries (NaN or inf); did the run that saved it "
-                                  "diverge?")
+            raise CheckpointError(f"{where}: {name} has non-finite entries (NaN or inf); {diverged}")
     if (arrays["bnvar"] < 0).any():
         raise CheckpointError(f"{where}: bnvar has negative entries; a variance is never negative")
 
@@ -106,7 +111,8 @@ def save_checkpoint(
 ) -> Path:
     """Write the model to exactly `path` (no suffix is added) as an uncompressed, pickle-free `.npz`.
 
-    The arrays are checked against `cfg` and `vocab` first (CheckpointError if they do not fit), `extra`
+    First, before anything on disk is touched: the arrays must fit `cfg` and `vocab` and hold no value
+    `load_checkpoint` refuses (CheckpointError otherwise: a NaN or inf says the run diverged), and `extra`
     must be JSON-serialisable (TypeError otherwise). The data go to a temporary file in the same
     directory, are fsynced, and replace `path` in one os.replace: on any failure `path` still holds its
     previous contents (if any) and the temporary file is removed. Creates the directory. Returns the path.
@@ -121,6 +127,7 @@ def save_checkpoint(
         arrays[name] = np.asarray(params[name])
     arrays["bnmean"], arrays["bnvar"] = np.asarray(bnmean), np.asarray(bnvar)
     _check_arrays(arrays, cfg, vocab, where)
+    _check_values(arrays, where, "the run diverged (try a smaller learning rate); nothing was written")
     try:
         extra_json = json.dumps(dict(extra or {}), sort_keys=True)
     except (TypeError, ValueError) as e:
@@ -171,7 +178,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     if not isinstance(extra, dict):
         raise CheckpointError(f"{where}: extra must be a JSON object, got {type(extra).__name__}")
     _check_arrays(arrays, cfg, vocab, where)
-    _check_values(arrays, where)
+    _check_values(arrays, where, "did the run that saved it diverge?")
     return Checkpoint({name: arrays[name] for name in PARAM_NAMES}, arrays["bnmean"], arrays["bnvar"], vocab, cfg,
                       extra)
 

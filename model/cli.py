@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import SPLIT_NAMES
+from .data import MAX_BLOCK_SIZE, SPLIT_NAMES
 from .files import check_writable
 from .mlp import Config
 
@@ -27,6 +27,15 @@ DEFAULTS = Config()
 SIGPIPE_EXIT = 128 + 13  # what a shell reports for a process killed by SIGPIPE (13), as `yes | head` gives
 SIZE_OPTIONS = {"sample": "-n"}  # per command; the others' sizes are the model's
 MODEL_SIZE_OPTIONS = "--n-hidden, --n-embd, --block-size or --batch-size"
+# every size option's range (dest -> option, least, most), checked before any work: the upper bounds are far
+# above real use and far below what NumPy refuses obscurely ("Maximum allowed dimension exceeded") or what
+# takes minutes and gigabytes to build
+SIZES = {"n_embd": ("--n-embd", 1, 1_000), "n_hidden": ("--n-hidden", 1, 10_000),
+         "block_size": ("--block-size", 1, MAX_BLOCK_SIZE), "batch_size": ("--batch-size", 2, 1_000_000),
+         "graph_batch": ("--graph-batch", 2, 1_000_000), "steps": ("--steps", 1, 10_000_000),
+         "n": ("-n", 0, 1_000_000)}
+FORMATS = ("svg", "png", "pdf", "dot")
+DETAILS = ("name", "shape", "stats", "full")
 
 
 def _data(args, needs: tuple[str, ...], notice: Callable[[str], None] = print):
@@ -39,6 +48,20 @@ def _data(args, needs: tuple[str, ...], notice: Callable[[str], None] = print):
     source = load_names(args.data, notice=notice)
     require_words(len(source.words), needs, f"`ninjagrad {args.command}`")
     return source, build_splits(source.words, block_size=args.block_size)
+
+
+def _range(dest: str) -> str:
+    """An option's range for its --help, e.g. '1 to 64'."""
+    _, least, most = SIZES[dest]
+    return f"{least} to {most:,}"
+
+
+def _check_sizes(args) -> None:
+    """A ValueError naming the first size option outside its range in SIZES."""
+    for dest, (option, least, most) in SIZES.items():
+        value = getattr(args, dest, None)
+        if value is not None and not least <= value <= most:
+            raise ValueError(f"{option} must be from {least} to {most:,}, got {value}")
 
 
 def _seed(text: str) -> int:
@@ -61,13 +84,18 @@ def _config(args, **overrides) -> Config:
 
 
 def _model_options(p: argparse.ArgumentParser, n_hidden: int, batch_size: int) -> None:
-    p.add_argument("--data", metavar="PATH", help="names file, one word per line (default: $NINJAGRAD_NAMES, "
-                   "then a cached or downloaded names.txt, then the census names of the `names` package)")
-    p.add_argument("--batch-size", type=int, default=batch_size, help=f"examples per batch (default {batch_size})")
-    p.add_argument("--n-hidden", type=int, default=n_hidden, help=f"hidden units (default {n_hidden})")
-    p.add_argument("--n-embd", type=int, default=DEFAULTS.n_embd, help=f"embedding size (default {DEFAULTS.n_embd})")
+    p.add_argument("--data", metavar="PATH", type=os.path.expanduser, help="names file, one word per line "
+                   "(default: $NINJAGRAD_NAMES, then a cached or downloaded names.txt, then the census names of "
+                   "the `names` package)")
+    p.add_argument("--batch-size", type=int, default=batch_size,
+                   help=f"examples per batch, {_range('batch_size')} (default {batch_size})")
+    p.add_argument("--n-hidden", type=int, default=n_hidden,
+                   help=f"hidden units, {_range('n_hidden')} (default {n_hidden})")
+    p.add_argument("--n-embd", type=int, default=DEFAULTS.n_embd,
+                   help=f"embedding size, {_range('n_embd')} (default {DEFAULTS.n_embd})")
     p.add_argument("--block-size", type=int, default=DEFAULTS.block_size,
-                   help=f"characters of context (default {DEFAULTS.block_size})")
+                   help=f"characters of context, {_range('block_size')}, the longest word allowed "
+                   f"(default {DEFAULTS.block_size})")
     p.add_argument("--seed", type=_seed, default=DEFAULTS.seed, help=f"initialisation and batch seed "
                    f"(default {DEFAULTS.seed}, the notebook's)")
     p.add_argument("--dtype", choices=("float32", "float64"), default="float32", help="default float32, as the lecture")
@@ -111,9 +139,14 @@ def run_train_command(args) -> int:
     from .train import plot_losses, train
 
     ckpt, plot = _train_outputs(Path(args.out), args.force)
+    if args.torch_threads is not None and args.backend != "torch":
+        print(f"ninjagrad train: note: --torch-threads applies to --backend torch only; ignored for {args.backend}",
+              file=sys.stderr)
     source, splits = _data(args, SPLIT_NAMES)
     cfg = _config(args)
-    result = train(splits, cfg, backend=args.backend, progress=not args.no_progress, torch_threads=args.torch_threads)
+    with np.errstate(all="ignore"):  # a diverging run's overflows: train's one error says it, not NumPy's warnings
+        result = train(splits, cfg, backend=args.backend, progress=not args.no_progress,
+                       torch_threads=args.torch_threads)
     save_checkpoint(ckpt, result.params, result.bnmean, result.bnvar, splits.vocab, cfg,
                     extra={"backend": args.backend, "data": source.source})
     plot_losses(result.losses, plot)
@@ -245,39 +278,41 @@ def build_parser() -> argparse.ArgumentParser:
     _model_options(p, n_hidden=DEFAULTS.n_hidden, batch_size=DEFAULTS.batch_size)
     p.add_argument("--backend", choices=("manual", "engine", "torch"), default="manual",
                    help="who computes the gradients (default manual)")
-    p.add_argument("--steps", type=int, default=DEFAULTS.steps, help=f"training steps (default {DEFAULTS.steps})")
-    p.add_argument("--out", default="out", help="output directory, created if missing (default out/); "
-                   "checked writable before training")
+    p.add_argument("--steps", type=int, default=DEFAULTS.steps,
+                   help=f"training steps, {_range('steps')} (default {DEFAULTS.steps})")
+    p.add_argument("--out", type=os.path.expanduser, default="out",
+                   help="output directory, created if missing (default out/); checked writable before training")
     p.add_argument("--force", action="store_true", help="overwrite the checkpoint an earlier run left in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--torch-threads", type=int, default=None, metavar="N",
                    help="torch's intra-op threads for --backend torch (default: torch's own; 1 is fastest for "
-                        "batch 32 on a busy 2-core machine)")
+                        "batch 32 on a busy 2-core machine); other backends ignore it, with a note on stderr")
     p.set_defaults(run=run_train_command)
 
     p = sub.add_parser("sample", help="generate names from a checkpoint")
-    p.add_argument("--checkpoint", required=True, metavar="PATH", help="a model.npz written by `ninjagrad train`")
-    p.add_argument("-n", type=int, default=20, help="how many names (default 20)")
+    p.add_argument("--checkpoint", required=True, metavar="PATH", type=os.path.expanduser,
+                   help="a model.npz written by `ninjagrad train`")
+    p.add_argument("-n", type=int, default=20, help=f"how many names, {_range('n')} (default 20)")
     p.add_argument("--seed", type=_seed, default=None, help="sampling seed (default: random)")
     p.set_defaults(run=run_sample_command)
 
     p = sub.add_parser("graph", help="draw the makemore forward graph with Graphviz")
     _model_options(p, n_hidden=64, batch_size=32)
-    p.add_argument("--out", default="graph.svg", help="output file (default graph.svg)")
-    p.add_argument("--format", choices=("svg", "png", "pdf", "dot"), default=None,
+    p.add_argument("--out", type=os.path.expanduser, default="graph.svg", help="output file (default graph.svg)")
+    p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: from the --out suffix: .svg, .png, .pdf, .dot or .gv); "
                    "a suffix naming another format is an error")
     p.add_argument("--check", action="store_true", help="run the three-way check and colour the nodes by it")
-    p.add_argument("--detail", choices=("name", "shape", "stats", "full"), default="shape",
+    p.add_argument("--detail", choices=DETAILS, default="shape",
                    help="how much each tensor box shows (default shape)")
     p.set_defaults(run=run_graph_command)
 
     p = sub.add_parser("demo", help="the check table, a short training run, sampled names and the graph")
     _model_options(p, n_hidden=DEFAULTS.n_hidden, batch_size=DEFAULTS.batch_size)
-    p.add_argument("--steps", type=int, default=5000, help="training steps (default 5000)")
-    p.add_argument("--out", default="out/makemore-graph.svg", help="where to draw the graph")
-    p.add_argument("--format", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--detail", default="shape", help=argparse.SUPPRESS)
+    p.add_argument("--steps", type=int, default=5000, help=f"training steps, {_range('steps')} (default 5000)")
+    p.add_argument("--out", type=os.path.expanduser, default="out/makemore-graph.svg", help="where to draw the graph")
+    p.add_argument("--format", choices=FORMATS, default=None, help=argparse.SUPPRESS)
+    p.add_argument("--detail", choices=DETAILS, default="shape", help=argparse.SUPPRESS)
     p.add_argument("--graph-batch", type=int, default=32, help=argparse.SUPPRESS)
     p.set_defaults(run=run_demo_command)
     return parser
@@ -294,6 +329,7 @@ def _message(e: BaseException, command: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_sizes(args)
         status = args.run(args)
         sys.stdout.flush()  # a closed pipe then fails here, inside the try, not at interpreter exit
         return status

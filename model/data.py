@@ -31,6 +31,7 @@ NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.tx
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"
 CACHE_FILE = "names.txt"
 MAX_WORD_LEN = 64
+MAX_BLOCK_SIZE = MAX_WORD_LEN  # a longer context than the longest word only ever adds more '.' padding
 SPLIT_NAMES = ("train", "dev", "test")  # the lecture's 80/10/10 split of the shuffled words
 DOT = "."  # start/stop token, index 0, as in the lecture
 
@@ -443,9 +444,11 @@ def build_dataset(words: Sequence[str], vocab: Vocab, block_size: int = 3) -> tu
 
     Each word w gives len(w)+1 examples, contexts starting as '.'*block_size and the last target '.'.
     X is (N, block_size) int64, Y is (N,) int64. Vectorized: one windowed view over all padded words.
+    block_size runs from 1 to MAX_BLOCK_SIZE (64, the longest word allowed), else ValueError.
     """
-    if block_size < 1:
-        raise ValueError(f"build_dataset: block_size must be >= 1, got {block_size}")
+    if not 1 <= block_size <= MAX_BLOCK_SIZE:
+        raise ValueError(f"build_dataset: block_size must be from 1 to {MAX_BLOCK_SIZE} (a longer context than "
+                         f"the longest word only adds '.' padding), got {block_size}")
     if not words:
         return np.zeros((0, block_size), dtype=np.int64), np.zeros((0,), dtype=np.int64)
     # every word padded to '.'*block_size + w + '.' and all laid end to end; a window of block_size+1

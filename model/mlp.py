@@ -11,6 +11,8 @@ every backend sees identical numbers. `forward_chunked` is In [27]'s step-by-ste
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,10 +42,17 @@ class Config:
     dtype: str = "float32"  # float32 (as the lecture) or float64
 
     def __post_init__(self) -> None:
+        for field in ("n_embd", "n_hidden", "block_size", "batch_size", "steps", "seed", "lr", "lr_final", "decay_at"):
+            value, integral = getattr(self, field), field not in ("lr", "lr_final", "decay_at")
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral if integral else numbers.Real):
+                raise TypeError(f"config: {field} must be {'an integer' if integral else 'a number'}, got "
+                                f"{type(value).__name__} {value!r}")
+            # NumPy scalars become Python ones, which to_dict's JSON (and so a checkpoint) can hold
+            object.__setattr__(self, field, int(value) if integral else float(value))
         for field in ("n_embd", "n_hidden", "block_size", "steps"):
-            if int(getattr(self, field)) < 1:
+            if getattr(self, field) < 1:
                 raise ValueError(f"config: {field} must be a positive integer, got {getattr(self, field)}")
-        if int(self.seed) < 0:
+        if self.seed < 0:
             raise ValueError(f"config: seed must be a non-negative integer (as NumPy's generators), got {self.seed}")
         if self.batch_size < 2:
             raise ValueError(
@@ -52,8 +61,9 @@ class Config:
             )
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"config: dtype must be 'float32' or 'float64', got {self.dtype!r}")
-        if not (self.lr > 0 and self.lr_final > 0 and 0 <= self.decay_at <= 1):
-            raise ValueError("config: lr and lr_final must be positive and decay_at in [0, 1]")
+        if not (0 < self.lr < math.inf and 0 < self.lr_final < math.inf and 0 <= self.decay_at <= 1):
+            raise ValueError(f"config: lr and lr_final must be positive and finite and decay_at in [0, 1], got "
+                             f"lr={self.lr}, lr_final={self.lr_final}, decay_at={self.decay_at}")
 
     def lr_at(self, step: int) -> float:
         """The lecture's schedule: lr, then lr_final from step decay_at * steps on."""

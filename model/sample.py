@@ -15,8 +15,9 @@ import numpy as np
 
 import engine
 
+from .checkpoint import check_shapes
 from .data import Vocab
-from .mlp import PARAM_NAMES, forward_eval, to_backend
+from .mlp import PARAM_NAMES, Config, forward_eval, to_backend
 
 DEFAULT_MAX_LEN = 50
 
@@ -56,7 +57,8 @@ def sample(
     """n names sampled from the model: each starts from '.'*block_size and ends before '.' or at max_len.
 
     `ckpt_or_parts` is a Checkpoint, a TrainResult (anything with params, bnmean, bnvar and vocab) or the
-    tuple (params, bnmean, bnvar, vocab). The next character of every unfinished name is drawn from
+    tuple (params, bnmean, bnvar, vocab), whose every array must have the shape C and W1 imply (ValueError
+    naming the array otherwise). The next character of every unfinished name is drawn from
     softmax(logits) by inverse-CDF sampling with `np.random.default_rng(seed)`, one uniform number per
     name per position (finished names included), so a given (model, n, seed, max_len) always gives the
     same names; seed=None draws fresh entropy. The names never contain '.', may be empty (the model
@@ -72,16 +74,26 @@ def sample(
     missing = [name for name in PARAM_NAMES if name not in params]
     if missing:
         raise ValueError(f"sample: params is missing {missing}")
-    C, W1 = np.asarray(params["C"]), np.asarray(params["W1"])
+    arrays = {**{name: np.asarray(params[name]) for name in PARAM_NAMES}, "bnmean": np.asarray(bnmean),
+              "bnvar": np.asarray(bnvar)}
+    C, W1 = arrays["C"], arrays["W1"]
+    if C.ndim != 2 or W1.ndim != 2 or C.shape[1] == 0:
+        raise ValueError(f"sample: C and W1 must be (vocab size, n_embd) and (block_size * n_embd, n_hidden) "
+                         f"matrices, got shapes {C.shape} and {W1.shape}")
     if C.shape[0] != vocab.size:
         raise ValueError(f"sample: C has {C.shape[0]} rows but the vocabulary has {vocab.size} symbols")
     if W1.shape[0] % C.shape[1]:
         raise ValueError(f"sample: W1 has {W1.shape[0]} rows, not a multiple of n_embd={C.shape[1]}")
     block_size = W1.shape[0] // C.shape[1]
+    try:
+        sizes = Config(n_embd=C.shape[1], n_hidden=W1.shape[1], block_size=block_size)
+    except ValueError as e:
+        raise ValueError(f"sample: C {C.shape} and W1 {W1.shape} make no model ({e})") from None
+    check_shapes(arrays, sizes, vocab, "sample")  # the other five parameters and the batchnorm statistics
 
     rng = np.random.default_rng(seed)
-    P = to_backend({name: np.asarray(params[name]) for name in PARAM_NAMES}, engine, requires_grad=False)
-    mean_t, var_t = engine.tensor(np.asarray(bnmean)), engine.tensor(np.asarray(bnvar))
+    P = to_backend({name: arrays[name] for name in PARAM_NAMES}, engine, requires_grad=False)
+    mean_t, var_t = engine.tensor(arrays["bnmean"]), engine.tensor(arrays["bnvar"])
     context = np.zeros((n, block_size), dtype=np.int64)  # (n, block_size), all '.'
     out = np.zeros((n, max_len), dtype=np.int64)  # (n, max_len), 0 = '.' = nothing written
     length = np.full(n, max_len, dtype=np.int64)  # (n,) characters before the first '.'

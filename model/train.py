@@ -11,6 +11,7 @@ machine whose speed wanders. `plot_losses` draws the lecture's log10-loss curve 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -97,6 +98,7 @@ def train(
     `batch_indices`, the learning rate from `cfg.lr_at(step)`; everything stays in cfg.dtype. The loss
     is printed through `print_fn` every `log_every` steps as in the lecture (0 or print_fn=None: never;
     with the progress bar on, the default `print` goes through tqdm.write so the bar is not broken).
+    A loss that turns NaN or infinite (the run diverged) is a ValueError naming the step.
     The torch backend leaves torch's intra-op thread count alone unless `torch_threads` is given, in which
     case it is set for the run and restored afterwards. For this tiny model (32x200 matmuls) threads buy
     nothing, and on a busy machine torch's spinning worker threads can make a step ten times slower than
@@ -240,6 +242,9 @@ def _run(step: StepFn, turns: Iterable[tuple[int, np.ndarray, np.ndarray]], cfg:
             for k in range(Xc.shape[0]):
                 i = first + k
                 loss = step(Xc[k], Yc[k], cfg.lr_at(i))
+                if not math.isfinite(loss):  # NaN from here on: stop now rather than after all the steps
+                    raise ValueError(f"train ({backend}): the loss is {loss} at step {i} of {cfg.steps}: training "
+                                     f"diverged; try a smaller learning rate (lr={cfg.lr_at(i):g})")
                 losses[i] = loss
                 if log_every and i % log_every == 0:
                     emit(f"{i:7d}/{cfg.steps:7d}: {loss:.4f}")

@@ -18,7 +18,7 @@ from accuracy import assert_as_accurate_as_torch
 
 import engine
 import manual.chain
-from model.check import CHECKED, run_check
+from model.check import CHECKED, CheckResult, Comparison, FiniteDifference, Row, run_check
 from model.mlp import Config, init_params
 
 # rows whose gradient flows through dbndiff's second term (bnvar's path)
@@ -143,13 +143,65 @@ def test_result_is_plain_data_and_json(splits, torch):
         result.row("bnstd")
 
 
+def test_json_is_strict_even_when_a_broken_backward_gives_nan_or_inf():
+    # NaN and Infinity are not JSON: a strict parser (here one that refuses them) must read the output
+    def refuse(token):
+        raise ValueError(f"not JSON: {token}")
+
+    nan, inf = float("nan"), float("inf")
+    row = Row("W1", (30, 64), 1.0, {"engine/torch": Comparison(False, True, 1e-17),
+                                   "manual/torch": Comparison(False, False, nan),
+                                   "manual/engine": Comparison(False, False, inf)})
+    result = CheckResult({"dtype": "float64", "batch_size": 8, "n_hidden": 64}, ("engine", "manual", "torch"),
+                         [row], [], [FiniteDifference("W1", -inf, 0.5)])
+    data = json.loads(result.to_json(), parse_constant=refuse)
+    assert data["rows"][0]["maxdiff"] == "nan"  # the worst pair, wherever the NaN sits among them
+    assert data["rows"][0]["pairs"]["manual/engine"]["maxdiff"] == "inf"
+    assert data["finite_differences"][0]["analytical"] == "-inf" and data["ok"] is False
+
+
+def _breaking(change):
+    """manual.backward_chain with `change` applied to its gradients."""
+    def backward(fwd, params, Xb, Yb):
+        grads = manual.backward_chain(fwd, params, Xb, Yb)
+        change(grads)
+        return grads
+    return backward
+
+
+@pytest.mark.parametrize("fd", [True, False])
+@pytest.mark.parametrize(
+    "change, error, message",
+    [(lambda g: g.update(dW1=g["dW1"][:, :1]), ValueError,
+      r"check: backward=backward returned dW1 of shape \(30, 1\); W1 has shape \(30, 16\)"),
+     (lambda g: g.update(dhpreact=g["dhpreact"].T), ValueError, r"returned dhpreact of shape \(16, 8\); hpreact"),
+     (lambda g: g.pop("dbnraw"), ValueError, r"check: backward=backward returned no 'dbnraw'"),
+     (lambda g: g.clear(), ValueError, r"returned no 'dlogprobs'")],
+)
+def test_a_broken_backwards_gradients_are_named(splits, fd, change, error, message):
+    # they failed deep inside NumPy (a broadcast in finite_differences, a KeyError) or read as maxdiff inf
+    with pytest.raises(error, match=message):
+        run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(batch_size=8, n_hidden=16, dtype="float64"),
+                  backward=_breaking(change), with_torch=False, with_finite_differences=fd)
+
+
+def test_bad_arguments_are_named(splits):
+    cfg = Config(batch_size=8, n_hidden=16)
+    with pytest.raises(TypeError, match=r"check: backward=<lambda> must return a dict of gradients .*got NoneType"):
+        run_check(splits.Xtr, splits.Ytr, splits.vocab.size, cfg, backward=lambda *args: None, with_torch=False)
+    with pytest.raises(ValueError, match=r"check: Y has shape \(10,\), expected \(182625,\)"):
+        run_check(splits.Xtr, splits.Ytr[:10], splits.vocab.size, cfg)
+    with pytest.raises(ValueError, match=r"check: X has shape \(0, 3\), expected \(N, block_size=3\) with N >= 1"):
+        run_check(splits.Xtr[:0], splits.Ytr[:0], splits.vocab.size, cfg)
+
+
 def test_check_cli_exit_codes_and_json(names_path, torch):
     cmd = [sys.executable, "-m", "model.cli", "check", "--data", str(names_path), "--dtype", "float64", "--json"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["ok"] is True
     done = subprocess.run(cmd[:-1] + ["--batch-size", "1"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 2 and "batch_size must be at least 2" in done.stderr
+    assert done.returncode == 2 and "--batch-size must be from 2 to" in done.stderr
     assert "Traceback" not in done.stderr
 
 

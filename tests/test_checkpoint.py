@@ -322,3 +322,17 @@ def test_non_finite_or_negative_values_are_refused(saved: Path, name: str, index
     rewrite(saved, arrays)
     with pytest.raises(CheckpointError, match=rf"{saved}: {message}"):
         load_checkpoint(saved)
+
+
+@pytest.mark.parametrize("name, value", [("W1", np.nan), ("b2", np.inf), ("bnvar", np.nan), ("bnmean", -np.inf)])
+def test_save_refuses_a_diverged_model_and_keeps_the_old_file(saved: Path, name: str, value: float) -> None:
+    # what load refuses, save refuses first: a diverged run must not replace a usable checkpoint
+    before = saved.read_bytes()
+    params, bnmean, bnvar, cfg = make_model(seed=1)
+    arrays = {**params, "bnmean": bnmean, "bnvar": bnvar}
+    arrays[name] = arrays[name].copy()
+    arrays[name].flat[0] = value
+    with pytest.raises(CheckpointError, match=rf"{name} has non-finite entries \(NaN or inf\); the run diverged"):
+        save_checkpoint(saved, {k: arrays[k] for k in PARAM_NAMES}, arrays["bnmean"], arrays["bnvar"], VOCAB, cfg)
+    assert saved.read_bytes() == before and [p.name for p in saved.parent.iterdir()] == [saved.name]
+    assert load_checkpoint(saved).extra == {"backend": "manual"}

@@ -17,6 +17,8 @@ import numpy as np
 import pytest
 
 import model.check
+import model.cli
+import model.sample
 import model.train
 from model.checkpoint import save_checkpoint
 from model.cli import main
@@ -151,6 +153,53 @@ def test_train_keeps_an_earlier_checkpoint_unless_forced(capsys, tmp_path, words
     assert (out / "model.npz").read_bytes() != first
 
 
+def test_a_diverged_run_is_one_line_and_keeps_the_earlier_checkpoint(capsys, tmp_path, words, monkeypatch):
+    # --force must not swap a usable checkpoint for a NaN one that load_checkpoint refuses
+    out = tmp_path / "run"
+    args = ("train", "--data", str(words), "--out", str(out), "--no-progress", *TINY)
+    assert run(capsys, *args)[0] == 0
+    before = {name: (out / name).read_bytes() for name in ("model.npz", "loss.png")}
+    monkeypatch.setattr(model.cli, "DEFAULTS", model.cli.DEFAULTS.replace(lr=1e30, lr_final=1e30))  # no --lr option
+    status, _, err = run(capsys, *args, "--force")
+    one_line_error(status, err, "ninjagrad train: error: train (manual): the loss is nan at step 1 of 20: training "
+                                "diverged; try a smaller learning rate")
+    assert {name: (out / name).read_bytes() for name in before} == before
+
+
+def test_torch_threads_without_the_torch_backend_is_noted(capsys, tmp_path, words):
+    status, _, err = run(capsys, "train", "--data", str(words), "--out", str(tmp_path / "run"), "--no-progress",
+                         *TINY, "--torch-threads", "2")
+    assert status == 0 and err == ("ninjagrad train: note: --torch-threads applies to --backend torch only; "
+                                   "ignored for manual\n")
+
+
+def test_a_tilde_means_home_for_every_path_option(capsys, tmp_path, words, monkeypatch):
+    # the writability check once looked at a literal ./~ (creating it) while the graph went to $HOME
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    cwd.mkdir()
+    home.mkdir()
+    (home / "words.txt").write_bytes(words.read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(cwd)
+    status, out, err = run(capsys, "graph", "--data", "~/words.txt", "--out", "~/sub/t.dot")
+    assert status == 0 and f"graph written to {home / 'sub' / 't.dot'}" in out, err
+    status, _, err = run(capsys, "train", "--data", "~/words.txt", "--out", "~/run", "--no-progress", *TINY)
+    assert status == 0, err
+    status, out, err = run(capsys, "sample", "--checkpoint", "~/run/model.npz", "-n", "2", "--seed", "0")
+    assert status == 0 and len(out.splitlines()) == 2, err  # a name may be empty
+    assert list(cwd.iterdir()) == [] and (home / "sub" / "t.dot").is_file() and (home / "run" / "model.npz").is_file()
+
+
+@pytest.mark.parametrize("option, value", [("--format", "jpg"), ("--detail", "bogus")])
+def test_demo_checks_its_hidden_options_before_any_work(capsys, tmp_path, words, no_training, monkeypatch, option,
+                                                        value):
+    monkeypatch.setattr(model.check, "run_check", lambda *a, **k: pytest.fail("the check started before the error"))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--data", str(words), "--out", str(tmp_path / "x.jpg"), option, value])
+    assert exit_info.value.code == 2
+    assert f"argument {option}: invalid choice: '{value}'" in capsys.readouterr().err
+
+
 # ---- data too small for the command's splits ---------------------------------------------
 
 
@@ -183,20 +232,49 @@ def tiny_checkpoint(path: Path) -> Path:
 
 
 def test_out_of_memory_is_one_line_naming_the_sizes(capsys, tmp_path, words, monkeypatch):
-    # sizes NumPy refuses at once (tebibytes to pebibytes), so nothing is ever touched
-    ckpt = tiny_checkpoint(tmp_path / "model.npz")
-    status, _, err = run(capsys, "sample", "--checkpoint", str(ckpt), "-n", "3000000000000")
-    one_line_error(status, err, "ninjagrad sample: error: out of memory (Unable to allocate", "try smaller -n")
-    status, _, err = run(capsys, "train", "--data", str(words), "--out", str(tmp_path / "run"), "--n-hidden",
-                         str(10**15), "--no-progress")
-    one_line_error(status, err, "ninjagrad train: error: out of memory", "try smaller --n-hidden")
-
+    # sizes within the options' ranges can still exhaust a small machine
     def exhausted(*args, **kwargs):
-        raise MemoryError
+        raise MemoryError("Unable to allocate 7.11 PiB")
 
-    monkeypatch.setattr(model.check, "run_check", exhausted)
-    status, _, err = run(capsys, "check", "--data", str(words))
-    one_line_error(status, err, "ninjagrad check: error: out of memory; try smaller --n-hidden")
+    ckpt = tiny_checkpoint(tmp_path / "model.npz")
+    for module, function, args, options in [
+            (model.sample, "sample", ("sample", "--checkpoint", str(ckpt)), "-n"),
+            (model.train, "train", ("train", "--data", str(words), "--out", str(tmp_path / "run")), "--n-hidden"),
+            (model.check, "run_check", ("check", "--data", str(words)), "--n-hidden")]:
+        monkeypatch.setattr(module, function, exhausted)
+        status, _, err = run(capsys, *args)
+        one_line_error(status, err, f"ninjagrad {args[0]}: error: out of memory (Unable to allocate 7.11 PiB); "
+                                    f"try smaller {options}")
+
+
+@pytest.mark.parametrize(
+    "command, option, value, most",
+    [("check", "--block-size", "99999999999999999999", "64"),  # overflowed deep in build_dataset
+     ("check", "--block-size", "100000", "64"),  # built a multi-GB string for minutes
+     ("check", "--block-size", "0", "64"),
+     ("graph", "--n-embd", str(10**20), "1,000"),  # "Maximum allowed dimension exceeded", naming nothing
+     ("train", "--n-hidden", str(10**15), "10,000"),
+     ("train", "--batch-size", str(10**12), "1,000,000"),
+     ("train", "--steps", str(10**12), "10,000,000"),
+     ("demo", "--graph-batch", "1", "1,000,000"),  # refused only after the check, training and sampling
+     ("sample", "-n", "3000000000000", "1,000,000")],
+)
+def test_sizes_out_of_range_name_the_option(capsys, tmp_path, words, no_training, monkeypatch, command, option,
+                                            value, most):
+    monkeypatch.setattr(model.check, "run_check", lambda *a, **k: pytest.fail("the check started before the error"))
+    data, graph = ("--data", str(words)), ("--out", str(tmp_path / "g.dot"))
+    target = {"sample": ("--checkpoint", str(tiny_checkpoint(tmp_path / "m.npz"))), "check": data,
+              "graph": (*data, *graph), "demo": (*data, *graph), "train": (*data, "--out", str(tmp_path / "out"))}
+    status, _, err = run(capsys, command, *target[command], option, value)
+    one_line_error(status, err, f"ninjagrad {command}: error: {option} must be from ", f"to {most}, got {value}")
+
+
+@pytest.mark.parametrize("command, dest", [("check", "block_size"), ("train", "steps"), ("sample", "n")])
+def test_help_states_the_ranges(capsys, command, dest):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    _, least, most = model.cli.SIZES[dest]
+    assert f"{least} to {most:,}" in " ".join(capsys.readouterr().out.split())
 
 
 @pytest.mark.parametrize("command", ["train", "check", "graph", "sample"])

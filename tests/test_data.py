@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 import model.data as data_module
 from model.data import (
+    MAX_BLOCK_SIZE,
     NAMES_SHA256,
     SPLIT_NAMES,
     DataError,
@@ -658,6 +659,11 @@ def test_build_dataset_errors() -> None:
         build_dataset(["ab", "abc"], vocab)
     with pytest.raises(ValueError, match="block_size"):
         build_dataset(["ab"], vocab, block_size=0)
+    # a context longer than the longest word allowed only adds padding (and 10**20 overflowed deep in NumPy)
+    for block_size in (MAX_BLOCK_SIZE + 1, 10**20):
+        with pytest.raises(ValueError, match=rf"block_size must be from 1 to {MAX_BLOCK_SIZE} .*got {block_size}"):
+            build_dataset(["ab"], vocab, block_size=block_size)
+    assert build_dataset(["ab"], vocab, block_size=MAX_BLOCK_SIZE)[0].shape == (3, MAX_BLOCK_SIZE)
 
 
 def test_build_splits_uses_a_given_vocab() -> None:

@@ -81,6 +81,25 @@ def test_argument_errors() -> None:
         sample((params, bnmean, bnvar, Vocab.from_words(["abcdefghijklmnopqrstuvwxyz"])))
 
 
+@pytest.mark.parametrize(
+    "part, change, message",
+    [("bnmean", lambda a: a[:, :1], r"bnmean has shape \(1, 1\), expected \(1, 16\)"),
+     ("bnvar", lambda a: np.float32(1.0), r"bnvar has shape \(\), expected \(1, 16\)"),
+     ("b2", lambda a: a[:1], r"b2 has shape \(1,\), expected \(8,\)"),
+     ("bngain", lambda a: a.T, r"bngain has shape \(16, 1\), expected \(1, 16\)"),
+     ("W2", lambda a: a[:-1], r"W2 has shape \(15, 8\), expected \(16, 8\)"),
+     ("C", lambda a: a[:, 0], r"C and W1 must be .* matrices, got shapes \(8,\) and \(12, 16\)")],
+)
+def test_every_part_of_a_tuple_is_shape_checked(part, change, message) -> None:
+    # each of these broadcast silently before, giving names from a model that does not exist
+    params, bnmean, bnvar, vocab = random_model()
+    parts = {**params, "bnmean": bnmean, "bnvar": bnvar}
+    parts[part] = change(parts[part])
+    bad = ({k: parts[k] for k in params}, parts["bnmean"], parts["bnvar"], vocab)
+    with pytest.raises(ValueError, match=rf"sample: {message}"):
+        sample(bad, n=3, seed=0)
+
+
 def test_negative_seed_names_the_argument() -> None:
     with pytest.raises(ValueError, match=r"sample: seed must be a non-negative integer or None, got -1"):
         sample(random_model(), seed=-1)

@@ -184,6 +184,34 @@ def test_config_refuses_a_negative_seed() -> None:
     assert Config(seed=0).seed == 0
 
 
+@pytest.mark.parametrize("field, value", [("lr", float("inf")), ("lr", float("nan")), ("lr_final", float("inf")),
+                                          ("lr_final", float("nan"))])
+def test_config_refuses_non_finite_learning_rates(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=rf"config: lr and lr_final must be positive and finite .*{field}={value}"):
+        Config(**{field: value})
+
+
+@pytest.mark.parametrize("field, value", [("n_hidden", 8.5), ("n_hidden", "8"), ("n_hidden", True), ("steps", 3.7),
+                                          ("seed", 1.5), ("batch_size", np.float64(32)), ("lr", "0.1"), ("lr", True)])
+def test_config_wants_real_numbers_not_lookalikes(field: str, value) -> None:
+    # int(8.5) passed before, and '8' or True went on to fail somewhere far from the config
+    kind = "a number" if field == "lr" else "an integer"
+    with pytest.raises(TypeError, match=rf"config: {field} must be {kind}, got {type(value).__name__} "):
+        Config(**{field: value})
+    cfg = Config(n_hidden=np.int64(8), lr=np.float32(0.5))  # NumPy scalars are fine, and become Python ones
+    assert type(cfg.n_hidden) is int and type(cfg.lr) is float and cfg.n_hidden == 8 and cfg.lr == 0.5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_diverged_run_stops_at_once_with_a_clear_error(splits: Splits, backend: str,
+                                                         request: pytest.FixtureRequest) -> None:
+    if backend == "torch":
+        request.getfixturevalue("torch")
+    with np.errstate(all="ignore"), pytest.raises(ValueError, match=rf"train \({backend}\): the loss is nan at step "
+                                                                     r"1 of 1000: training diverged; try a smaller"):
+        run(splits, SMALL.replace(steps=1000, lr=1e30), backend)
+
+
 def test_unknown_backend_is_a_clear_error(splits: Splits) -> None:
     with pytest.raises(ValueError, match=r"unknown backend 'jax'.*manual, engine, torch"):
         train(splits, SMALL.replace(steps=1), "jax", progress=False)
