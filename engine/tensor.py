@@ -660,12 +660,13 @@ def randint(low, high=None, size=None, *, generator: Generator | None = None, dt
 
 
 def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) -> Tensor:
+    """start, start + step, ... up to but excluding end (arange(n) is 0..n-1): int64 for int arguments, else float32."""
     if end is None:
         start, end = 0, start
+    if step == 0:
+        raise ValueError(f"arange: step must be non-zero, got {step!r}")
     default = int64 if all(isinstance(v, numbers.Integral) for v in (start, end, step)) else float32
     return _created(np.arange(start, end, step, dtype=_as_dtype(dtype) or default), requires_grad)
-
-
 
 
 def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08,

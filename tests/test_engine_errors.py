@@ -289,3 +289,9 @@ def test_grad_must_be_floating_point():
     x.grad = np.zeros(2)  # a float of another width is accepted: backward adds into it with NumPy's casting
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+
+
+def test_arange_with_a_zero_step():
+    with pytest.raises(ValueError, match="arange: step must be non-zero, got 0"):
+        engine.arange(0, 1, 0)
+    assert engine.arange(3, 0, -1).tolist() == [3, 2, 1]
