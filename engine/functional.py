@@ -27,9 +27,12 @@ def _axis(x: Tensor, dim, op: str) -> int:
 
 
 @functools.lru_cache(maxsize=64)
-def _row_starts(rows: int, width: int) -> np.ndarray:
-    """The flat positions 0, width, 2 width, ... of a (rows, width) matrix's rows, read-only, made once per shape."""
-    starts = np.arange(0, rows * width, width)
+def _row_starts(rows: int, width: int, unsigned: bool = False) -> np.ndarray:
+    """The flat positions 0, width, 2 width, ... of a (rows, width) matrix's rows, read-only, made once per shape.
+
+    uint64 to add to unsigned class indices: int64 + uint64 promotes to float64, which cannot index.
+    """
+    starts = np.arange(0, rows * width, width, dtype=np.uint64 if unsigned else np.int64)
     starts.flags.writeable = False
     return starts
 
@@ -121,7 +124,7 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         raise ValueError("cross_entropy: the mean over an empty batch is undefined")
     # C order, so that the flat positions `picked` index z and dlogits in place (a transposed x is F-ordered)
     z, e, s = _shifted_exp(np.ascontiguousarray(ops._float_data(logits)), 1)
-    picked = _row_starts(n, classes) + t._data  # flat positions of the [i, y_i]: take is fast
+    picked = _row_starts(n, classes, t._data.dtype.kind == "u") + t._data  # flat positions of the [i, y_i]
     nll = np.log(s[:, 0]) - z.reshape(-1).take(picked)  # (N,)
     out = nll if reduction == "none" else np.add.reduce(nll) / n if reduction == "mean" else np.add.reduce(nll)
 

@@ -177,6 +177,8 @@ def check_params(params: Mapping[str, NDArray], where: str, block_size: int | No
     bngain and bnbias (1, n_hidden), all NumPy arrays of one floating dtype. block_size is read off W1
     unless given (by a batch, whose width W1 must then match).
     """
+    if not isinstance(params, Mapping):
+        raise TypeError(f"{where}: params must be a mapping name -> array (a dict), got {type(params).__name__}")
     missing = [name for name in PARAM_NAMES if name not in params]
     if missing:
         raise ValueError(f"{where}: params is missing {missing}; expected all of {PARAM_NAMES}")
@@ -217,7 +219,7 @@ def check_params(params: Mapping[str, NDArray], where: str, block_size: int | No
 
 def check_model(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray, where: str) -> Dims:
     """Check the 7 parameters (`check_params`) and the batch (`check_batch`) against each other; their sizes."""
-    C = params.get("C")
+    C = params.get("C") if isinstance(params, Mapping) else None
     if type(C) is not np.ndarray or C.ndim != 2:
         return check_params(params, where)  # raises, naming what is wrong with C
     n, block_size = check_batch(Xb, Yb, C.shape[0], where)

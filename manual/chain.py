@@ -59,7 +59,8 @@ def backward_chain(
     dlogits = dnorm_logits.copy()  # (n, vocab); first of logits' two uses
     dlogit_maxes = -dnorm_logits.sum(1, keepdims=True)  # (n, 1); undo the broadcast over vocab
     # logit_maxes = logits.max(1, keepdims=True)
-    dlogits += np.eye(vocab_size, dtype=dlogits.dtype)[logits.argmax(1)] * dlogit_maxes  # (n, vocab)
+    # one_hot(argmax) as a comparison: the (n, vocab) rows of an identity without building a (vocab, vocab) one
+    dlogits += (logits.argmax(1)[:, None] == np.arange(vocab_size)) * dlogit_maxes  # (n, vocab)
     # logits = h @ W2 + b2
     dh = dlogits @ W2.T  # (n, n_hidden)
     dW2 = h.T @ dlogits  # (n_hidden, vocab)

@@ -5,6 +5,7 @@ appears several times in the batch collects several gradients (a plain fancy-ind
 """
 
 import math
+import numbers
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,9 @@ def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
     demb (n, block_size, n_embd), Xb integers (n, block_size) -> dC (vocab_size, n_embd) in demb's dtype.
     Indices follow NumPy indexing exactly as the forward C[Xb] does.
     """
-    Xb = np.asarray(Xb)
+    demb, Xb = np.asarray(demb), np.asarray(Xb)
+    if demb.dtype.kind != "f":
+        raise ValueError(f"embedding_backward: demb must be floating point; got {demb.dtype}")
     if Xb.dtype.kind not in "iu":
         raise ValueError(f"embedding_backward: Xb must hold integer indices; got {Xb.dtype}")
     if demb.ndim != 3 or demb.shape[:2] != Xb.shape:
@@ -29,8 +32,8 @@ def embedding_backward(demb: NDArray, Xb: NDArray, vocab_size: int) -> NDArray:
             f"embedding_backward: demb has shape {demb.shape}, expected (n, block_size, n_embd) with "
             f"(n, block_size) = Xb.shape = {Xb.shape}"
         )
-    if vocab_size < 1:
-        raise ValueError(f"embedding_backward: vocab_size must be >= 1; got {vocab_size}")
+    if not isinstance(vocab_size, numbers.Integral) or isinstance(vocab_size, bool) or vocab_size < 1:
+        raise ValueError(f"embedding_backward: vocab_size must be an int >= 1; got {vocab_size!r}")
     check_indices(Xb, vocab_size, "embedding_backward")
     return scatter_rows(demb, Xb, vocab_size)
 
@@ -41,7 +44,7 @@ def scatter_rows(demb: NDArray, Xb: NDArray, vocab_size: int, out: NDArray | Non
     `out`, if given, is a C-contiguous (vocab_size, n_embd) array of demb's dtype that receives dC.
     """
     ix = Xb.reshape(-1)  # (n*block_size,)
-    rows = demb.reshape(ix.size, -1)  # (n*block_size, n_embd)
+    rows = demb.reshape(ix.size, demb.shape[-1])  # (n*block_size, n_embd); -1 cannot size an empty batch
     small = vocab_size <= ONE_HOT_ROWS and vocab_size * ix.size <= ONE_HOT_ENTRIES  # a one-hot matrix fits
     # but an inf or NaN in demb would reach every row through its product (0 * inf is NaN): add.at then. A sum
     # of squares is finite only if every entry is (or falls back needlessly on overflow); BLAS's is fastest

@@ -48,13 +48,16 @@ def label_positions(shape: tuple[int, int], Yb: NDArray) -> NDArray:
     `a.reshape(-1).take(label_positions(a.shape, Yb))` is a[np.arange(n), Yb], and a flat `+=` at them is
     a[np.arange(n), Yb] += ..., each in half the time of fancy indexing with two index arrays.
     """
-    return row_starts(*shape) + Yb  # (n,)
+    return row_starts(*shape, Yb.dtype.kind == "u") + Yb  # (n,)
 
 
 @functools.lru_cache(maxsize=16)
-def row_starts(n: int, vocab: int) -> NDArray:
-    """The flat positions 0, vocab, 2 vocab, ... of the rows of an (n, vocab) array, read-only, made once."""
-    starts = np.arange(0, n * vocab, vocab)
+def row_starts(n: int, vocab: int, unsigned: bool = False) -> NDArray:
+    """The flat positions 0, vocab, 2 vocab, ... of the rows of an (n, vocab) array, read-only, made once.
+
+    uint64 for unsigned labels: int64 + uint64 promotes to float64, which cannot index.
+    """
+    starts = np.arange(0, n * vocab, vocab, dtype=np.uint64 if unsigned else np.int64)
     starts.flags.writeable = False
     return starts
 
@@ -80,8 +83,9 @@ def cross_entropy_backward(logits: NDArray, Yb: NDArray) -> NDArray:
     and pushes the right one up by 1 - p_y; averaging over the batch divides by n.
     """
     logits, Yb = np.asarray(logits), np.asarray(Yb)
-    if logits.ndim != 2 or min(logits.shape) < 1:
-        raise ValueError(f"cross_entropy_backward: logits must be (n >= 1, vocab_size >= 1); got {logits.shape}")
+    if logits.ndim != 2 or min(logits.shape) < 1 or logits.dtype.kind != "f":
+        raise ValueError(f"cross_entropy_backward: logits must be floating point, (n >= 1, vocab_size >= 1); got "
+                         f"{logits.dtype} {logits.shape}")
     check_labels(Yb, *logits.shape, "cross_entropy_backward")
     at = label_positions(logits.shape, Yb)
     return dlogits_from_probs(cross_entropy(logits.copy(), at)[1], at)
@@ -103,6 +107,9 @@ def batchnorm_backward(dhpreact: NDArray, bngain: NDArray, bnvar_inv: NDArray, b
     arrays = {"bngain": np.asarray(bngain), "bnvar_inv": np.asarray(bnvar_inv), "bnraw": bnraw}
     expected = {"bngain": (1, n_hidden), "bnvar_inv": (1, n_hidden), "bnraw": (n, n_hidden)}
     check_shapes(arrays, expected, f"batchnorm_backward (dhpreact is {dhpreact.shape})")
+    for name, array in {"dhpreact": dhpreact, **arrays}.items():
+        if array.dtype.kind != "f":
+            raise ValueError(f"batchnorm_backward: {name} must be floating point; got {array.dtype}")
     dbnbias = batch_sum(dhpreact, keepdims=True)  # (1, n_hidden)
     dbngain = batch_sum(dhpreact * bnraw, keepdims=True)  # (1, n_hidden)
     return _batchnorm_backward(dhpreact, arrays["bngain"], arrays["bnvar_inv"], bnraw, dbnbias, dbngain)

@@ -141,7 +141,8 @@ def step_grads(params: Mapping[str, NDArray], Xb: NDArray, Yb: NDArray) -> StepR
     Xb, Yb = np.asarray(Xb), np.asarray(Yb)
     check_model(params, Xb, Yb, "step_grads")
     loss, cache = _forward(params, Xb, Yb, "step_grads")
-    grads = {f"d{name}": np.empty_like(params[name]) for name in PARAM_NAMES}
+    # C-ordered and in native byte order, whatever the parameters' layout: np.dot writes into them
+    grads = {f"d{name}": np.empty(params[name].shape, params[name].dtype.newbyteorder("=")) for name in PARAM_NAMES}
     _backward(params, cache, Xb, Yb, grads)
     bnmean = cache.embcat_mean @ params["W1"] + params["b1"]  # (1, n_hidden); the batch mean of hprebn
     return StepResult(loss, grads, bnmean, cache.bnvar)
@@ -158,17 +159,21 @@ def _check_lr(lr: float, where: str) -> None:
 def sgd_update(params: Mapping[str, NDArray], grads: Mapping[str, NDArray], lr: float) -> None:
     """p -= lr * dp for every parameter, in place (so the arrays keep their identity and dtype).
 
-    Every gradient is checked before any parameter changes, so a bad one leaves the model as it was.
+    The parameters are checked as a model (`check_params`: one floating dtype, shapes that fit together),
+    and every gradient before any parameter changes, so a bad one leaves the model as it was.
     """
     _check_lr(lr, "sgd_update")
+    check_params(params, "sgd_update")
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"sgd_update: grads must be a mapping 'd' + name -> array, got {type(grads).__name__}")
     for name in PARAM_NAMES:
         param, grad = params[name], grads.get(f"d{name}")
-        if type(grad) is not np.ndarray or grad.shape != param.shape:
-            got = f"shape {grad.shape}" if isinstance(grad, np.ndarray) else type(grad).__name__
-            raise ValueError(f"sgd_update: d{name} must be an array of {name}'s shape {param.shape}; got {got}")
-        if param.dtype.kind != "f" or not param.flags.writeable:
-            raise ValueError(f"sgd_update: {name} must be a writeable floating-point array to update in place; "
-                             f"got {param.dtype}{'' if param.flags.writeable else ', read-only'}")
+        if type(grad) is not np.ndarray or grad.shape != param.shape or grad.dtype.kind != "f":
+            got = f"{grad.dtype} {grad.shape}" if isinstance(grad, np.ndarray) else type(grad).__name__
+            raise ValueError(f"sgd_update: d{name} must be a floating-point array of {name}'s shape {param.shape}; "
+                             f"got {got}")
+        if not param.flags.writeable:
+            raise ValueError(f"sgd_update: {name} is read-only; it must be writeable to update in place")
     lr = constant(float(lr), params["C"].dtype)  # a 0-d array multiplies with half a Python float's overhead
     for name in PARAM_NAMES:
         param = params[name]
@@ -188,7 +193,7 @@ class Trainer:
         self.dims = check_params(params, "Trainer")
         sizes = [params[name].size for name in PARAM_NAMES]
         offsets = np.cumsum([0, *sizes]).tolist()
-        dtype = params["C"].dtype
+        dtype = params["C"].dtype.newbyteorder("=")  # native byte order: np.dot writes the gradients into views
         self.theta = np.empty(offsets[-1], dtype)  # every parameter, flattened one after another
         self.grad = np.zeros_like(self.theta)  # d loss / d theta, the same layout
         self.params: dict[str, NDArray] = {}

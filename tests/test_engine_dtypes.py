@@ -166,3 +166,18 @@ def test_cat_and_stack_promote_as_torch():
     assert engine.cat([i, f]).dtype == engine.float32 and engine.stack([i, f]).dtype == engine.float32
     assert engine.cat([engine.tensor([1], dtype=engine.int32), i]).dtype == engine.int64
     assert engine.cat([f, engine.tensor([2.0], dtype=engine.float64)]).dtype == engine.float64
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int32, np.int64])
+def test_cross_entropy_takes_targets_of_any_integer_type(dtype):
+    """int64 row starts + uint64 targets promoted to float64, which cannot index: unsigned ones get uint64 starts."""
+    logits = np.random.default_rng(0).standard_normal((4, 5))
+    target = np.array([0, 4, 2, 4])
+    results = []
+    for t in (target, target.astype(dtype)):
+        x = engine.tensor(logits, dtype=engine.float64, requires_grad=True)
+        loss = F.cross_entropy(x, engine.tensor(t))
+        loss.backward()
+        results.append((loss.item(), x.grad))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])

@@ -564,10 +564,15 @@ def test_negative_indices_into_C_count_from_the_end_as_in_torch(case):
 @pytest.mark.parametrize(
     ("bad", "message"),
     [
-        (lambda g: {k: v for k, v in g.items() if k != "dbnbias"}, r"dbnbias must be an array of bnbias's shape"),
-        (lambda g: {**g, "dW1": g["dW1"][:1]}, r"dW1 must be an array of W1's shape \(30, 64\); got shape \(1, 64\)"),
-        (lambda g: {**g, "dW2": g["dW2"].T}, r"dW2 must be an array of W2's shape \(64, 27\); got shape \(27, 64\)"),
-        (lambda g: {**g, "dW1": 1.0}, r"dW1 must be an array of W1's shape \(30, 64\); got float"),
+        (lambda g: {k: v for k, v in g.items() if k != "dbnbias"}, r"dbnbias must be a floating-point array of "
+                                                                    r"bnbias's shape"),
+        (lambda g: {**g, "dW1": g["dW1"][:1]}, r"dW1 must be .* of W1's shape \(30, 64\); got float32 \(1, 64\)"),
+        (lambda g: {**g, "dW2": g["dW2"].T}, r"dW2 must be .* of W2's shape \(64, 27\); got float32 \(27, 64\)"),
+        (lambda g: {**g, "dW1": 1.0}, r"dW1 must be .* of W1's shape \(30, 64\); got float"),
+        # a dtype that cannot be subtracted in place failed half-way, after C and W1 had moved
+        (lambda g: {**g, "dW2": g["dW2"].astype(complex)}, r"dW2 must be a floating-point .*; got complex128"),
+        (lambda g: {**g, "db2": g["db2"].astype(str)}, r"db2 must be a floating-point .*; got <U32"),
+        (lambda g: list(g.values()), r"grads must be a mapping 'd' \+ name -> array, got list"),
     ],
 )
 def test_sgd_update_checks_every_gradient_before_changing_anything(bad, message):
@@ -575,7 +580,7 @@ def test_sgd_update_checks_every_gradient_before_changing_anything(bad, message)
     params = make_params(rng, np.float32)
     before = {name: p.copy() for name, p in params.items()}
     grads = {f"d{name}": np.ones_like(p) for name, p in params.items()}
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises((ValueError, TypeError), match=message):
         sgd_update(params, bad(grads), 0.1)
     for name, p in params.items():
         np.testing.assert_array_equal(p, before[name], err_msg=name)  # untouched, not half-updated
@@ -586,13 +591,34 @@ def test_sgd_update_refuses_integer_or_read_only_parameters():
     params = make_params(rng, np.float32)
     grads = {f"d{name}": np.ones_like(p) for name, p in params.items()}
     params["b2"].flags.writeable = False
-    with pytest.raises(ValueError, match="b2 must be a writeable floating-point array.*read-only"):
+    with pytest.raises(ValueError, match="b2 is read-only; it must be writeable to update in place"):
+        sgd_update(params, grads, 0.1)
+    params["b2"] = params["b2"].astype(np.int32)
+    with pytest.raises(ValueError, match="b2 is int32 but C is float32; use one dtype for all"):
         sgd_update(params, grads, 0.1)
 
 
+def test_sgd_update_refuses_mixed_dtypes_rather_than_round_lr_to_one_of_them():
+    """lr was rounded to C's dtype for every parameter: float16 C made float64 W1 step by 0.0999755859375."""
+    params = make_params(np.random.default_rng(7), np.float64)
+    params["C"] = params["C"].astype(np.float16)
+    with pytest.raises(ValueError, match="W1 is float64 but C is float16; use one dtype for all"):
+        sgd_update(params, {f"d{name}": np.ones_like(p) for name, p in params.items()}, 0.1)
+    with pytest.raises(TypeError, match="sgd_update: params must be a mapping name -> array"):
+        sgd_update(list(params.values()), {}, 0.1)
+
+
 def test_fused_and_embedding_backward_name_bad_inputs():
-    with pytest.raises(ValueError, match=r"vocab_size >= 1\); got \(3, 0\)"):
+    with pytest.raises(ValueError, match=r"vocab_size >= 1\); got float64 \(3, 0\)"):
         cross_entropy_backward(np.ones((3, 0)), np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="logits must be floating point.*; got complex128"):
+        cross_entropy_backward(np.ones((3, 2), complex), np.zeros(3, np.int64))
+    with pytest.raises(ValueError, match="demb must be floating point; got bool"):
+        embedding_backward(np.ones((2, 3, 4), bool), np.zeros((2, 3), np.int64), 5)
+    with pytest.raises(ValueError, match="vocab_size must be an int >= 1; got 5.0"):
+        embedding_backward(np.ones((2, 3, 4)), np.zeros((2, 3), np.int64), 5.0)
+    with pytest.raises(ValueError, match="batchnorm_backward: dhpreact must be floating point; got int64"):
+        batchnorm_backward(np.ones((4, 3), np.int64), np.ones((1, 3)), np.ones((1, 3)), np.ones((4, 3)))
     with pytest.raises(ValueError, match="Xb must hold integer indices; got float64"):
         embedding_backward(np.ones((2, 3, 4)), np.zeros((2, 3)), 5)
     with pytest.raises(ValueError, match="Xb holds the index 5, but C has 5 rows"):
@@ -644,3 +670,51 @@ sys.exit(f"imported {loaded}" if loaded else 0)
     root = Path(__file__).resolve().parents[1]
     done = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr + done.stdout
+
+
+def test_embedding_backward_of_an_empty_batch_is_zeros():
+    dC = embedding_backward(np.zeros((0, 3, 4), np.float32), np.zeros((0, 3), np.int64), 5)
+    assert dC.dtype == np.float32
+    np.testing.assert_array_equal(dC, np.zeros((5, 4)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint32, np.uint64, np.int32])
+def test_any_integer_labels_work_in_the_fused_paths(case, dtype):
+    """int64 row starts + uint64 labels promote to float64, which cannot index: unsigned labels get uint64 starts."""
+    params, Xb, Yb, fwd, _ = case
+    np.testing.assert_array_equal(cross_entropy_backward(fwd["logits"], Yb.astype(dtype)),
+                                  cross_entropy_backward(fwd["logits"], Yb))
+    expected = step_grads(params, Xb, Yb)
+    got = step_grads(params, Xb, Yb.astype(dtype))
+    assert got.loss == expected.loss
+    for name in expected.grads:
+        np.testing.assert_array_equal(got.grads[name], expected.grads[name], err_msg=name)
+
+
+@pytest.mark.parametrize("layout", ["fortran", "transposed-view", "big-endian"])
+def test_step_grads_and_trainer_take_parameters_of_any_layout(case, layout):
+    """np.dot writes the gradients with out=, which wants native C arrays: the gradients are made so, whatever the
+    parameters' layout (step_grads gave 'output array is not acceptable' for an F-ordered W2)."""
+    params, Xb, Yb, _, _ = case
+    make = {"fortran": np.asfortranarray, "transposed-view": lambda a: np.ascontiguousarray(a.T).T,
+            "big-endian": lambda a: a.astype(a.dtype.newbyteorder(">"))}[layout]
+    odd = {name: make(p) for name, p in params.items()}
+    expected = step_grads(params, Xb, Yb)
+    got = step_grads(odd, Xb, Yb)
+    for name in expected.grads:
+        np.testing.assert_allclose(got.grads[name], expected.grads[name], rtol=1e-12, atol=1e-15, err_msg=name)
+    assert Trainer(odd).step(Xb, Yb, 0.1) == pytest.approx(expected.loss, rel=1e-12)
+
+
+def test_the_chain_handles_a_large_vocabulary_without_a_vocab_squared_identity():
+    """The logit_maxes route used np.eye(vocab)[argmax]: 3.2 GB at vocab 20,000. Its one-hot is now (n, vocab)."""
+    rng = np.random.default_rng(3)
+    vocab, n = 20_000, 4
+    params = make_params(rng)
+    params["C"] = rng.standard_normal((vocab, N_EMBD))
+    params["W2"] = rng.standard_normal((N_HIDDEN, vocab)) * 0.1
+    params["b2"] = rng.standard_normal(vocab) * 0.1
+    Xb, Yb = rng.integers(0, vocab, (n, BLOCK)), rng.integers(0, vocab, n)
+    fwd = reference_forward(params, Xb, Yb)
+    grads = backward_chain(fwd, params, Xb, Yb)
+    np.testing.assert_allclose(grads["dlogits"], backward_fused(fwd, params, Xb, Yb)["dlogits"], atol=1e-15)
