@@ -3,15 +3,17 @@
 A node has `_parents` (a tuple, so traversal order is deterministic), `_vjp` (a function
 from the output gradient to one gradient per parent, or None for a leaf), `_op` (a name
 for drawing) and `_seq` (its place in creation order). This module provides grad mode
-(`no_grad`), an iterative topological sort (for drawing), `unbroadcast` (with `add_reduce`, an
+(`no_grad`, per thread), an iterative topological sort (for drawing), `unbroadcast` (with `add_reduce`, an
 accurate sum), and `backprop`, the
 one loop that runs every backward pass: VJPs return gradients, the engine sums them.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import heapq
+import inspect
 import itertools
 
 import numpy as np
@@ -22,24 +24,17 @@ import numpy as np
 creation_order = itertools.count().__next__
 
 
-class _GradMode:
-    """Whether new ops record the graph (torch's grad mode). One switch for the process."""
-
-    __slots__ = ("enabled",)
-
-    def __init__(self) -> None:
-        self.enabled = True
-
-
-grad_mode = _GradMode()
-
-
-def is_grad_enabled() -> bool:
-    return grad_mode.enabled
+# Whether new ops record the graph (torch's grad mode): a context variable, so each thread has its own and
+# starts with grad on, as in torch; `no_grad` in one thread never switches another's off.
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("ninjagrad_grad_enabled", default=True)
+is_grad_enabled = _grad_enabled.get  # the bound method: as cheap as reading an attribute, once per op
 
 
 class no_grad:
-    """Context manager and decorator: ops inside build no graph (like `torch.no_grad`)."""
+    """Context manager and decorator: ops inside build no graph (like `torch.no_grad`), in this thread.
+
+    Decorating a generator function keeps grad off while the generator runs, not only while it is made.
+    """
 
     def __new__(cls, fn=None):
         # `@no_grad` without parentheses wraps `fn` directly, as torch allows
@@ -47,13 +42,35 @@ class no_grad:
         return self if fn is None else self(fn)
 
     def __enter__(self) -> None:
-        self._prev = grad_mode.enabled
-        grad_mode.enabled = False
+        self._token = _grad_enabled.set(False)
 
     def __exit__(self, *exc: object) -> None:
-        grad_mode.enabled = self._prev
+        _grad_enabled.reset(self._token)
 
     def __call__(self, fn):
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def generator(*args, **kwargs):
+                gen = fn(*args, **kwargs)
+                sent, thrown = None, None
+                while True:  # every resumption of gen runs with grad off; what the caller sends or throws goes in
+                    with no_grad():
+                        try:
+                            item = gen.throw(thrown) if thrown is not None else gen.send(sent)
+                        except StopIteration as stop:
+                            return stop.value
+                    sent, thrown = None, None
+                    try:
+                        sent = yield item
+                    except GeneratorExit:
+                        with no_grad():
+                            gen.close()
+                        raise
+                    except BaseException as e:  # noqa: BLE001  (handed to gen, which may handle it)
+                        thrown = e
+
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             with no_grad():

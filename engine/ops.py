@@ -17,7 +17,7 @@ import numpy as np
 
 from .dtypes import float32, int64
 from .graph import _constant, add_reduce
-from .tensor import Tensor, _ints_first, _leaf, _torch_key, as_tensor, make_op
+from .tensor import Tensor, _as_dtype, _ints_first, _leaf, _torch_key, as_tensor, make_op
 
 # ---- operands ---------------------------------------------------------------------------
 
@@ -437,10 +437,7 @@ def to(x, *args, dtype=None, device=None) -> Tensor:
         raise ValueError(f"to: device {device!r} is not available; the engine computes with NumPy on the CPU")
     if dtype is None:
         return x
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"to: {dtype!r} is not a dtype (e.g. engine.float64) or a device ('cpu')") from None
+    dtype = _as_dtype(dtype, "to: dtype")
     if x._data.dtype == dtype:
         return x
     if dtype.kind != "f":
@@ -453,7 +450,7 @@ def to(x, *args, dtype=None, device=None) -> Tensor:
     return make_op(x._data.astype(dtype), (x,), vjp, "to", str(dtype))
 
 
-_DTYPE_NAMES = frozenset(np.sctypeDict)  # "int64", "bool", ...: strings to() reads as dtypes
+_DTYPE_NAMES = frozenset(np.sctypeDict) | {"half", "long", "short"}  # "int64", "bool", ...: to() reads as dtypes
 
 
 def clone(x) -> Tensor:

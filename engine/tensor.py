@@ -14,16 +14,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from .dtypes import float32, int64
-from .graph import backprop, creation_order, grad_mode, unbroadcast
+from .graph import backprop, creation_order, is_grad_enabled, unbroadcast
+
+# torch's names where NumPy reads the same string otherwise ("float" is float64 and "int" int64 to NumPy)
+_TORCH_DTYPE_NAMES = {"float": "float32", "double": "float64", "half": "float16", "int": "int32", "long": "int64",
+                      "short": "int16"}
 
 
-def _as_dtype(dtype) -> np.dtype | None:
+def _as_dtype(dtype, what: str = "dtype") -> np.dtype | None:
+    """`dtype` (an engine or NumPy dtype, or a name, torch's meaning first) as a NumPy dtype a tensor can hold."""
     if dtype is None:
         return None
     try:
-        return np.dtype(dtype)
+        dt = np.dtype(_TORCH_DTYPE_NAMES.get(dtype, dtype) if isinstance(dtype, str) else dtype)
     except TypeError:
-        raise TypeError(f"unknown dtype {dtype!r}; use engine.float32, engine.float64, engine.int64, ...") from None
+        raise TypeError(f"unknown {what} {dtype!r}; use engine.float32, engine.float64, engine.int64, ...") from None
+    if dt.kind not in "biuf":
+        raise TypeError(f"{what} {dt} is not numeric: tensors hold bool, integer or floating-point numbers")
+    return dt
 
 
 def _to_array(data, dtype=None, copy: bool = True) -> np.ndarray:
@@ -98,6 +106,9 @@ class Tensor:
     def data(self, value) -> None:
         if isinstance(value, Tensor):
             value = value._data
+        elif not isinstance(value, np.ndarray):  # None or 5.0 would silently make a 0-d tensor (torch refuses)
+            raise TypeError(f"data: assign a Tensor or a NumPy array, got {type(value).__name__}; to fill the "
+                            "tensor with a number, write t.data[...] = value")
         if value is not self._data:
             value = np.asarray(value)
             if value.shape == self._data.shape:
@@ -124,6 +135,7 @@ class Tensor:
             if value.dtype.kind != "f":  # backward adds float gradients into it in place
                 raise TypeError(f"grad: must be floating point, like the tensor's {self._data.dtype}; "
                                 f"got {value.dtype}")
+            value = value.astype(self._data.dtype, copy=False)  # a grad has its tensor's dtype, as in torch
         self._grad = value
         self._gown = True
 
@@ -134,6 +146,8 @@ class Tensor:
     @requires_grad.setter
     def requires_grad(self, flag: bool) -> None:
         if self._parents:
+            if flag and self._rg:  # already so: a no-op, as in torch
+                return
             raise RuntimeError(
                 f"requires_grad can only be set on leaf tensors; this one was made by '{self._op}' "
                 "(use .detach() to get a leaf)"
@@ -197,7 +211,15 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
-        return self._data if dtype is None else self._data.astype(dtype)
+        """NumPy's view of the tensor: its own array for np.asarray, a copy when NumPy asks for one (np.array,
+        np.copy), since NumPy trusts that and a write to the shared array would reach the graph unseen."""
+        if copy is False and dtype is not None and np.dtype(dtype) != self._data.dtype:
+            raise ValueError(f"a {self._data.dtype} tensor cannot be viewed as {np.dtype(dtype)} without a copy")
+        return self._data.astype(self._data.dtype if dtype is None else dtype, copy=bool(copy))
+
+    def __contains__(self, item) -> bool:
+        """`item in t`: whether some element equals it, as in torch."""
+        return bool(np.any(self._data == (item._data if isinstance(item, Tensor) else np.asarray(item))))
 
     def __len__(self) -> int:
         if self._data.ndim == 0:
@@ -319,7 +341,7 @@ class Tensor:
 
     # ---- in-place updates (outside the graph) -----------------------------------------
     def _check_inplace(self, what: str, value=None) -> None:
-        if grad_mode.enabled:
+        if is_grad_enabled():
             if self._rg:
                 made = f"made by '{self._op}'" if self._parents else "a leaf that requires grad"
                 raise RuntimeError(
@@ -431,7 +453,7 @@ def make_op(data, parents: tuple, vjp, op: str, arg=None, view_of: Tensor | None
     t._vc = [0] if view_of is None else view_of._vc
     t._op = op
     t._arg = arg
-    if grad_mode.enabled:
+    if is_grad_enabled():
         v = t._vc[0]
         rg = False
         for p in parents:
@@ -665,8 +687,12 @@ def arange(start, end=None, step=1, *, dtype=None, requires_grad: bool = False) 
         start, end = 0, start
     if step == 0:
         raise ValueError(f"arange: step must be non-zero, got {step!r}")
-    default = int64 if all(isinstance(v, numbers.Integral) for v in (start, end, step)) else float32
-    return _created(np.arange(start, end, step, dtype=_as_dtype(dtype) or default), requires_grad)
+    integral = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dtype = _as_dtype(dtype) or (int64 if integral else float32)
+    if dtype.kind in "iu" and not integral:  # NumPy would size it by the float step but step by its int part
+        raise ValueError(f"arange: an integer dtype ({dtype}) needs integer start, end and step; got {start!r}, "
+                         f"{end!r}, {step!r}")
+    return _created(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
 def allclose(a, b, rtol: float = 1e-05, atol: float = 1e-08,

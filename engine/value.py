@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .graph import backprop, creation_order, grad_mode
+from .graph import backprop, creation_order, is_grad_enabled
 
 
 class Value:
@@ -50,9 +50,10 @@ class Value:
         return f"Value(data={self.data}, grad={self.grad})"
 
     def _make(self, data: float, parents: tuple, vjp, op: str) -> Value:
-        out = Value(data, parents if grad_mode.enabled else (), op)
-        if grad_mode.enabled:
-            out._vjp = vjp
+        if not is_grad_enabled():
+            return Value(data, (), op)
+        out = Value(data, parents, op)
+        out._vjp = vjp
         return out
 
     # ---- arithmetic ----------------------------------------------------------------------

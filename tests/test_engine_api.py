@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 
@@ -263,3 +265,112 @@ def test_to_accepts_torchs_forms_and_the_cpu():
 def test_randint_with_only_high_and_a_size_keyword():
     assert engine.randint(5, size=(3,)).shape == (3,)
     assert int(engine.randint(1, size=(4,)).max()) == 0
+
+
+# ---- NumPy interop, dtypes by name, grad mode per thread (found by an audit of the API) ----------------------
+
+
+def test_numpy_copies_when_asked_and_shares_otherwise():
+    """np.array and np.copy ask __array__ for a copy and trust they got one: sharing let a write zero a leaf."""
+    w = engine.tensor([1.0, 2.0, 3.0], requires_grad=True)
+    y = (w * w).sum()
+    np.copy(w)[:] = 0
+    np.array(w)[:] = 0
+    np.array(w, dtype=np.float64)[:] = 0
+    y.backward()
+    np.testing.assert_array_equal(w.data, [1, 2, 3])
+    np.testing.assert_array_equal(w.grad, [2, 4, 6])
+    assert np.asarray(w) is w.data and w.numpy() is w.data  # no copy asked: the documented shared array
+    with pytest.raises(ValueError, match="float32 tensor cannot be viewed as float64 without a copy"):
+        np.asarray(w, dtype=np.float64, copy=False)
+
+
+@pytest.mark.parametrize("value", [None, 5.0, [1.0, 2.0, 3.0]])
+def test_data_takes_only_arrays_and_tensors(value):
+    p = engine.zeros(3, requires_grad=True)
+    with pytest.raises(TypeError, match="data: assign a Tensor or a NumPy array, got"):
+        p.data = value
+    assert p.shape == (3,)
+
+
+def test_arange_with_an_integer_dtype_needs_integer_arguments():
+    """NumPy sizes such a range by the float step but steps by its integer part: ten zeros for a step of 0.1."""
+    for step in (0.1, 1.5):
+        with pytest.raises(ValueError, match=rf"arange: an integer dtype \(int64\) needs integer .* got 0, 5, {step}"):
+            engine.arange(0, 5, step, dtype=engine.int64)
+    assert engine.arange(0, 5, 2, dtype=engine.int32).tolist() == [0, 2, 4]
+
+
+@pytest.mark.parametrize("name, dtype", [("float", np.float32), ("double", np.float64), ("half", np.float16),
+                                         ("int", np.int32), ("long", np.int64), ("float64", np.float64)])
+def test_dtype_names_mean_what_they_mean_in_torch(name, dtype):
+    """NumPy reads "float" as float64 and "int" as int64; engine.float and .float() are float32, as in torch."""
+    assert engine.tensor([1.0], dtype=name).dtype == dtype
+    assert engine.ones(2).to(name).dtype == dtype
+
+
+@pytest.mark.parametrize("name", ["object", "str", "complex64"])
+def test_non_numeric_dtypes_are_refused(name):
+    with pytest.raises(TypeError, match="is not numeric"):
+        engine.ones(2).to(name)
+    with pytest.raises(TypeError, match="is not numeric"):
+        engine.zeros(2, dtype=name)
+
+
+def test_in_looks_for_an_equal_element():
+    t = engine.tensor([[1, 2], [3, 4]])
+    assert 2 in t and 5 not in t and engine.tensor(4) in t
+
+
+def test_requires_grad_on_a_non_leaf_that_already_requires_it_is_a_no_op():
+    y = engine.ones(2, requires_grad=True) * 2
+    assert y.requires_grad_() is y and y.requires_grad
+    with pytest.raises(RuntimeError, match="requires_grad can only be set on leaf tensors"):
+        y.requires_grad_(False)
+
+
+def test_no_grad_in_one_thread_leaves_the_others_alone():
+    """Grad mode is per thread, as torch's: a worker inside no_grad neither disables nor, on leaving, re-enables
+    another thread's; two overlapping no_grad blocks in two threads leave both on afterwards."""
+    inside, checked, seen = threading.Event(), threading.Event(), {}
+
+    def worker():
+        with engine.no_grad():
+            seen["worker"] = engine.is_grad_enabled()
+            inside.set()
+            checked.wait(10)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    inside.wait(10)
+    seen["main"] = engine.is_grad_enabled()
+    w = engine.ones(2, requires_grad=True)
+    seen["recorded"] = (w * 3).requires_grad
+    with engine.no_grad():
+        checked.set()
+        thread.join(10)
+    assert seen == {"worker": False, "main": True, "recorded": True}
+    assert engine.is_grad_enabled()
+
+
+def test_no_grad_on_a_generator_function_covers_every_resumption():
+    @engine.no_grad()
+    def evaluate(n):
+        for i in range(n):
+            got = yield engine.is_grad_enabled(), i
+            if got is not None:
+                yield "sent", got
+        return "done"
+
+    gen = evaluate(3)
+    assert next(gen) == (False, 0)
+    assert engine.is_grad_enabled()  # on again between resumptions
+    assert gen.send("x") == ("sent", "x")
+    assert next(gen) == (False, 1)
+    with pytest.raises(ValueError, match="from outside"):
+        gen.throw(ValueError("from outside"))
+    assert list(evaluate(2)) == [(False, 0), (False, 1)]
+    closing = evaluate(5)
+    next(closing)
+    closing.close()
+    assert engine.is_grad_enabled()

@@ -286,7 +286,8 @@ def test_grad_must_be_floating_point():
     x = engine.tensor([1.0, 2.0], requires_grad=True)
     with pytest.raises(TypeError, match="grad: must be floating point, like the tensor's float32; got int64"):
         x.grad = np.zeros(2, np.int64)
-    x.grad = np.zeros(2)  # a float of another width is accepted: backward adds into it with NumPy's casting
+    x.grad = np.zeros(2)  # float64 for a float32 tensor: kept in the tensor's dtype, as torch's grads are
+    assert x.grad.dtype == np.float32
     (x * 2).sum().backward()
     np.testing.assert_array_equal(x.grad, [2.0, 2.0])
 
