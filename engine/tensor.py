@@ -29,8 +29,8 @@ def _as_dtype(dtype, what: str = "dtype") -> np.dtype | None:
         dt = np.dtype(_TORCH_DTYPE_NAMES.get(dtype, dtype) if isinstance(dtype, str) else dtype)
     except TypeError:
         raise TypeError(f"unknown {what} {dtype!r}; use engine.float32, engine.float64, engine.int64, ...") from None
-    if dt.kind not in "biuf":
-        raise TypeError(f"{what} {dt} is not numeric: tensors hold bool, integer or floating-point numbers")
+    if dt.kind not in "biufc":
+        raise TypeError(f"{what} {dt} is not numeric: tensors hold bool, integer, floating-point or complex numbers")
     return dt
 
 
@@ -320,8 +320,9 @@ class Tensor:
             try:
                 g = unbroadcast(g, self._data.shape)
             except ValueError:
-                raise RuntimeError(
-                    f"internal error: '{op}' returned a gradient of shape {g.shape} for an input of shape {self.shape}"
+                raise RuntimeError(  # a custom op's VJP (make_op), or a bug in the engine's own
+                    f"backward: the VJP of '{op}' returned a gradient of shape {g.shape} for an input of shape "
+                    f"{self.shape}, which it does not broadcast to"
                 ) from None
         if g.dtype != self._data.dtype:
             g = g.astype(self._data.dtype)

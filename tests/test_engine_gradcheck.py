@@ -142,3 +142,11 @@ def test_a_custom_vjp_must_return_one_gradient_per_parent(vjp, got):
     with pytest.raises(TypeError, match=f"VJP of 'mul2' must return a tuple of 2 gradients.*{got}"):
         z.sum().backward()
     assert a.grad is None and b.grad is None
+
+
+def test_a_custom_vjp_of_the_wrong_shape_is_named():
+    a = engine.tensor([1.0, 2.0], requires_grad=True)
+    z = engine.make_op(a.data * 2, (a,), lambda g: (np.ones(3),), "twice")
+    with pytest.raises(RuntimeError, match=r"the VJP of 'twice' returned a gradient of shape \(3,\) for an input of "
+                                           r"shape \(2,\)"):
+        z.sum().backward()
