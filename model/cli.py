@@ -262,8 +262,15 @@ def run_demo_command(args) -> int:
 # ---- entry point ----------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line on stderr (exit 2), as every other error here: no usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ninjagrad", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="ninjagrad", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="three-way gradient check of one batch (engine · manual · PyTorch)",

@@ -78,6 +78,19 @@ def test_errors_are_one_line(tmp_path):
     assert done.returncode == 2 and "nope.txt" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("args, parts", [
+    (["train", "--backend", "foo"], ["ninjagrad train: error:", "invalid choice: 'foo'", "see ninjagrad train --help"]),
+    (["check", "--batch-size", "abc"], ["ninjagrad check: error:", "--batch-size: invalid int value: 'abc'"]),
+    (["sample"], ["ninjagrad sample: error:", "required: --checkpoint"]),
+    (["bogus"], ["ninjagrad: error:", "invalid choice: 'bogus'", "see ninjagrad --help"]),
+])
+def test_argument_mistakes_are_one_line_too(capsys, args, parts):
+    """argparse's own errors came with its usage block: now one line, as the README promises for every mistake."""
+    with pytest.raises(SystemExit) as exit_info:
+        main(args)
+    one_line_error(exit_info.value.code, capsys.readouterr().err, *parts)
+
+
 def test_train_then_sample(names_path, tmp_path):
     out = tmp_path / "run"
     done = ninjagrad("train", "--data", str(names_path), "--steps", "300", "--n-hidden", "32", "--out", str(out),
