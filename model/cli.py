@@ -222,7 +222,7 @@ def run_graph_command(args) -> int:
     if check is not None:
         print(check.table())
     print(f"graph written to {_render_graph(args, fmt, splits, cfg, check)}")
-    return 0
+    return 0 if check is None or check.ok else 1  # with --check, the exit status `check` would give
 
 
 # ---- demo -----------------------------------------------------------------------------
@@ -309,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=FORMATS, default=None,
                    help="output format (default: from the --out suffix: .svg, .png, .pdf, .dot or .gv); "
                    "a suffix naming another format is an error")
-    p.add_argument("--check", action="store_true", help="run the three-way check and colour the nodes by it")
+    p.add_argument("--check", action="store_true", help="run the three-way check and colour the nodes by it "
+                   "(then exit 1, after drawing, if any pair disagrees, as `check` does)")
     p.add_argument("--detail", choices=DETAILS, default="shape",
                    help="how much each tensor box shows (default shape)")
     p.set_defaults(run=run_graph_command)

@@ -245,3 +245,60 @@ def test_the_graph_paints_a_broken_manual_gradient_red(splits, torch):
     for name in ("logits", "W2", "bndiff2"):  # upstream: untouched
         assert viz.CHECK_FILL["mismatch"] not in lines[name]
         assert viz.CHECK_FILL["approximate"] in lines[name] or viz.CHECK_FILL["exact"] in lines[name]
+
+
+# ---- float64 is strict, rounding is float32's, and what the table fails the graph shows (found by an audit) ----
+
+
+@pytest.mark.parametrize("fd", [True, False])
+def test_in_float64_a_small_relative_error_is_a_wrong_derivative_not_rounding(splits, fd):
+    """dW2 off by 3e-6 relative passed torch.allclose in float64 (and was exit 0 without finite differences);
+    float64 backends agree to ~1e-12 of scale, so the check now holds float64 to FLOAT64_AGREE of it."""
+    backward = _breaking(lambda g: g.update(dW2=g["dW2"] * (1 + 3e-6)))
+    result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(batch_size=32, n_hidden=64, dtype="float64"),
+                       backward=backward, with_torch=False, with_finite_differences=fd)
+    assert not result.ok and not result.rounding_only
+    assert result.failures()[0] == "W2: manual/engine"
+    assert result.verdicts()["W2"] == {**result.verdicts()["W2"], "approximate": False, "rounding": False}
+    assert "DIFFERS" in result.table() and "differs*" not in result.table()
+
+
+def test_float32_gradients_in_a_float64_run_are_not_exact_and_not_agreement(splits):
+    backward = _breaking(lambda g: g.update({k: v.astype(np.float32) for k, v in g.items()}))
+    result = run_check(splits.Xtr, splits.Ytr, splits.vocab.size, Config(batch_size=32, n_hidden=64, dtype="float64"),
+                       backward=backward, with_torch=False, with_finite_differences=False)
+    assert not result.ok and not any(r.exact for r in result.rows)
+
+
+def test_comparison_of_infinities_and_dtypes():
+    inf = np.inf
+    same = Comparison.of(np.array([1.0, inf]), np.array([1.0, inf]))
+    assert (same.exact, same.approximate, same.maxdiff) == (True, True, 0.0)  # inf - inf is no NaN here
+    opposite = Comparison.of(np.array([1.0, inf]), np.array([1.0, -inf]))
+    assert (opposite.exact, opposite.approximate, opposite.maxdiff) == (False, False, inf)
+    widths = Comparison.of(np.array([0.5], np.float32), np.array([0.5]))
+    assert (widths.exact, widths.approximate) == (False, True)  # equal values, not the same bits
+
+
+def test_the_graphs_verdicts_fold_in_the_fused_rows_and_finite_differences():
+    """The table failed on a fused row or a finite difference while the graph drew every box as agreeing."""
+    good = Comparison(False, True, 1e-9)
+    bad = Comparison(False, False, 0.5)
+    rows = [Row(name, (2,), 1.0, {"manual/engine": good}) for name in ("logits", "W1", "b2")]
+    result = CheckResult({}, ("engine", "manual"), rows, [Row("logits", (2,), 1.0, {"manual/engine": bad})],
+                         [FiniteDifference("W1", 1.0, 2.0), FiniteDifference("b2", 1.0, 1.0)])
+    verdicts = result.verdicts()
+    assert verdicts["logits"] == {"exact": False, "approximate": False, "maxdiff": 0.5, "rounding": False}
+    assert verdicts["W1"]["approximate"] is False and verdicts["W1"]["rounding"] is False
+    assert verdicts["b2"]["approximate"] is True
+
+
+def test_graph_check_exits_1_when_the_check_disagrees(names_path, tmp_path, monkeypatch, capsys):
+    import model.check
+    from model.cli import main
+
+    real = model.check.run_check
+    monkeypatch.setattr(model.check, "run_check", lambda *a, **k: real(*a, **k, backward=_broken_chain()))
+    out = tmp_path / "g.dot"
+    status = main(["graph", "--check", "--data", str(names_path), "--out", str(out), "--dtype", "float64"])
+    assert status == 1 and out.is_file() and "DISAGREEMENT" in capsys.readouterr().out

@@ -558,3 +558,14 @@ def test_index_ops_say_what_they_index():
     src = viz.draw(picked[None, ..., ::2].sum()).source
     for text in ("index[·]", "index[range(0, 2), ·]", "index[1:]", "index[None, ..., ::2]"):
         assert text in src, text
+
+
+def test_a_cut_graph_gets_the_fast_layout():
+    """A 200-step RNN sharing one weight, cut to 500 nodes, kept dot busy for minutes with the default layout: the
+    omitted-note's many edges. Any cut drawing now gets LARGE_LAYOUT, as graphs past LARGE nodes do."""
+    W = engine.tensor(np.eye(2), requires_grad=True)
+    h = engine.zeros(1, 2)
+    for _ in range(200):
+        h = (h @ W + 1.0).tanh()
+    assert 'newrank=true' in viz.draw(h.sum()).source
+    assert 'newrank=true' not in viz.draw(h.sum(), max_nodes=None).source  # 1,000 nodes: under LARGE

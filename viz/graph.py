@@ -277,7 +277,9 @@ def draw(
     counts = dict.fromkeys(CHECK_FILL, 0)
 
     graph_attr = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.2", "ranksep": "0.3"}
-    if len(order) + sum(1 for n in order if n._parents) > LARGE:
+    # a cut graph gets the fast layout whatever its size: the note's many edges into the kept frontier made
+    # dot's default placement run for minutes on 500 nodes (a 200-step RNN sharing one weight)
+    if kept is not None or len(order) + sum(1 for n in order if n._parents) > LARGE:
         graph_attr.update(LARGE_LAYOUT)
     g = graphviz.Digraph(
         "ninjagrad",
