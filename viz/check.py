@@ -35,8 +35,8 @@ class Verdict:
 
     @property
     def status(self) -> Status:
-        """'exact', 'approximate' (allclose but not equal), 'rounding' (not allclose, within float
-        rounding of the gradient's scale) or 'mismatch' (some pair not allclose: a wrong derivative)."""
+        """'exact', 'approximate' (allclose but not equal), 'rounding' (not allclose, but float
+        rounding as the check judged it) or 'mismatch' (some pair not allclose: a wrong derivative)."""
         if self.exact:
             return "exact"
         if self.approximate:
