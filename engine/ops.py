@@ -160,9 +160,10 @@ def pow(a, p) -> Tensor:  # noqa: A001  (Tensor.__pow__)
         a = as_tensor(a)
         p = p.item() if isinstance(p, np.generic) else p  # a NumPy scalar is weak, like a Python one
         # an integer tensor stays integer for a non-negative int power (int ** 2.5 is float32 in torch)
-        exact = isinstance(p, int | np.integer) and p >= 0
-        if a._data.dtype.kind in "iub" and isinstance(p, int | np.integer) and p < 0:
+        integral = isinstance(p, int)  # p is a Python number by now
+        if integral and p < 0 and a._data.dtype.kind in "iub":
             raise ValueError(_NEGATIVE_INT_POWER)
+        exact = integral and p >= 0
         x = a._data if a._data.dtype.kind == "f" or exact else a._data.astype(float32)
         out = _pow_scalar(x, p)
 

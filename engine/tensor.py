@@ -110,7 +110,6 @@ class Tensor:
             raise TypeError(f"data: assign a Tensor or a NumPy array, got {type(value).__name__}; to fill the "
                             "tensor with a number, write t.data[...] = value")
         if value is not self._data:
-            value = np.asarray(value)
             if value.shape == self._data.shape:
                 np.copyto(self._data, value, casting="same_kind")
             else:
