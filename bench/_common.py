@@ -3,7 +3,7 @@
 `find_names` resolves the dataset (--data, $NINJAGRAD_NAMES, ../shared/data/names.txt) without ever
 copying it; `environment` records versions, thread settings, the BLAS numpy and torch really use and the
 machine, so two result files can be compared honestly; `rss_bytes`/`peak_rss_bytes` read memory;
-`write_json` writes a result file atomically (through `viz.files.atomic_write`).
+`write_json` writes a result file atomically (through `model.files.atomic_write`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from viz.files import atomic_write
+from model.files import atomic_write
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_NAMES = ROOT.parent / "shared" / "data" / "names.txt"
@@ -247,7 +247,7 @@ def environment_summary(env: dict[str, Any]) -> str:
 
 
 def write_json(path: str | os.PathLike[str], obj: Any) -> Path:
-    """Write `obj` as indented JSON to `path` with `viz.files.atomic_write`: the old file or the whole new one.
+    """Write `obj` as indented JSON to `path` with `model.files.atomic_write`: the old file or the whole new one.
 
     `obj` is serialized first, so one that JSON cannot hold raises before anything is touched.
     """

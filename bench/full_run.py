@@ -73,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--progress draws one backend's bar; with several, the log lines show the progress")
 
     from model.data import build_splits, load_names
+    from model.files import check_writable
     from model.mlp import Config
     from model.train import import_torch, train, train_side_by_side
-    from viz.files import check_writable
 
     out = Path(args.out or Path(__file__).resolve().parent / "results" / f"full-{'-'.join(backends)}.json")
     try:

@@ -32,7 +32,7 @@ from bench._common import (  # noqa: E402
     find_names,
     write_json,
 )
-from viz.files import check_writable  # noqa: E402
+from model.files import check_writable  # noqa: E402
 
 BACKENDS = ("engine", "manual", "torch", "torch-manual")
 DEFAULT_SIZES = ((32, 200), (256, 200), (2048, 200), (32, 1000))

@@ -21,9 +21,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from viz.files import atomic_write
-
 from .data import Vocab
+from .files import atomic_write
 from .mlp import PARAM_NAMES, Config
 
 FORMAT_VERSION = 1

@@ -19,9 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from viz.files import check_writable
-
 from .data import MAX_BLOCK_SIZE, SPLIT_NAMES
+from .files import check_writable
 from .mlp import Config
 
 DEFAULTS = Config()

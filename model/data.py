@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viz.files import atomic_write
+from .files import atomic_write
 
 NAMES_URL = "https://raw.githubusercontent.com/karpathy/makemore/master/names.txt"
 NAMES_SHA256 = "0a30b5557f192f32ab962680889aac5f6fda0f4cecf40a6d0b5694f58ea8cc4d"

@@ -23,10 +23,10 @@ import numpy as np
 
 import engine
 import manual
-from viz.files import atomic_write
 
 from .checkpoint import Checkpoint
 from .data import Splits, Vocab, min_words
+from .files import atomic_write
 from .mlp import PARAM_NAMES, Config, calibrate, forward_eval, forward_train, init_params, to_backend
 
 BACKENDS = ("manual", "engine", "torch")

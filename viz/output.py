@@ -8,13 +8,15 @@ saying how to install it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import graphviz
 
-from .files import atomic_write
 from .graph import draw
 
 FORMATS: tuple[str, ...] = ("svg", "png", "pdf", "dot")
@@ -90,5 +92,30 @@ def render(root: Any, path: str | os.PathLike[str], format: str | None = None, *
     if blocker := next((p for p in target.parents if p.exists() and not p.is_dir()), None):
         raise NotADirectoryError(f"render: cannot write {path}: {blocker} is a file, not a directory")
     data = to_bytes(graph, fmt)  # before touching the file system: a missing binary leaves nothing behind
-    atomic_write(path, lambda f: f.write(data))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(target.stat().st_mode) if target.exists() else _new_file_mode()
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())  # the bytes are on disk before the rename makes them the file
+        os.chmod(tmp, mode)  # mkstemp makes 0600
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # and the rename itself; not every platform can open a directory
+        fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     return path
+
+
+def _new_file_mode() -> int:
+    """0o666 minus the umask: the mode open() would give a new file."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask

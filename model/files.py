@@ -1,9 +1,8 @@
 """Writing files so a crash never leaves half of one: `atomic_write`, and `check_writable` before it.
 
-Used for rendered graphs, and by `model` for the cached dataset, checkpoints and loss plots: the bytes go
-to a temporary file beside the target, are fsynced, and replace it in one `os.replace`. `check_writable`
-tells up front (before a long training run) whether that will be possible. It lives in `viz`, the lowest
-layer that writes files, so both share one writer: `viz` may not import `model`.
+Used for the cached dataset, checkpoints and loss plots: the bytes go to a temporary file beside the
+target, are fsynced, and replace it in one `os.replace`. `check_writable` tells up front (before a long
+training run) whether that will be possible.
 """
 
 from __future__ import annotations
